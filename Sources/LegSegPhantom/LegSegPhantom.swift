@@ -1,0 +1,2 @@
+/// LegSegPhantom: synthetic leg phantoms with known truth (filled by the phantom issue).
+public enum LegSegPhantom {}

@@ -1,0 +1,2 @@
+/// LegSegPipeline: the SegmentData pipeline (filled by the segment issue).
+public enum LegSegPipeline {}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct LegSegCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "legseg",
+        abstract: "Find and label every leg muscle in MRI.",
+        version: "0.1.0",
+        subcommands: [])
+}
