@@ -36,7 +36,9 @@ public enum Gzip {
 /// A gzip or zlib failure; `GzipInflater` callers add the file name.
 public struct GzipError: Error, CustomStringConvertible, Sendable {
     public let description: String
-    init(_ message: String) { description = message }
+    /// True when the stream simply ends too early (as opposed to holding invalid data).
+    public let isTruncation: Bool
+    init(_ message: String, truncated: Bool = false) { description = message; isTruncation = truncated }
 }
 
 /// Streaming gzip decompression that produces only as many bytes as are asked for, so a header that lies about
@@ -69,7 +71,7 @@ public final class GzipInflater {
             try out.withUnsafeMutableBytes { (dst: UnsafeMutableRawBufferPointer) in
                 let base = src.bindMemory(to: Bytef.self).baseAddress
                 while written < count {
-                    if consumed >= input.count { throw GzipError("gzip stream is truncated (ends before the data does)") }
+                    if consumed >= input.count { throw GzipError("gzip stream is truncated (ends before the data does)", truncated: true) }
                     let chunkIn = min(input.count - consumed, Int(UInt32.max))
                     stream.next_in = UnsafeMutablePointer(mutating: base! + consumed)
                     stream.avail_in = uInt(chunkIn)
@@ -84,7 +86,7 @@ public final class GzipInflater {
                         continue
                     case Z_BUF_ERROR:
                         // No progress possible: all input was consumed before the stream ended.
-                        throw GzipError("gzip stream is truncated (ends before the data does)")
+                        throw GzipError("gzip stream is truncated (ends before the data does)", truncated: true)
                     case Z_STREAM_END:
                         // Another gzip member may follow (concatenated .gz); otherwise the stream is done.
                         if consumed < input.count && src[consumed] == 0x1f {

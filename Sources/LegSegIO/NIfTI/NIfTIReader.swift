@@ -26,19 +26,19 @@ public enum NIfTIReader {
             data = try Data(contentsOf: url, options: .mappedIfSafe)
         } catch {
             let reason = FileManager.default.fileExists(atPath: url.path) ? "cannot read file" : "no such file"
-            throw NIfTIError(file: url.path, kind: .unreadable, reason)
+            throw NIfTIError(file: url.relativePath, kind: .unreadable, reason)
         }
-        return try read(data: data, file: url.path, volume: volume)
+        return try read(data: data, file: url.relativePath, volume: volume)
     }
 
     /// Reads only the header of the file at `url` (decompressing just its first bytes).
     public static func readHeader(_ url: URL) throws -> NIfTIHeader {
         let data: Data
         do { data = try Data(contentsOf: url, options: .mappedIfSafe) } catch {
-            throw NIfTIError(file: url.path, kind: .unreadable, FileManager.default.fileExists(atPath: url.path) ? "cannot read file" : "no such file")
+            throw NIfTIError(file: url.relativePath, kind: .unreadable, FileManager.default.fileExists(atPath: url.path) ? "cannot read file" : "no such file")
         }
-        var source = try ByteSource(data, file: url.path)
-        return try NIfTIHeader.decode(try source.prefix(NIfTIHeader.nifti2Size), file: url.path)
+        var source = try ByteSource(data, file: url.relativePath)
+        return try NIfTIHeader.decode(try source.prefix(NIfTIHeader.nifti2Size), file: url.relativePath)
     }
 
     /// Reads volume `volume` from the bytes of a `.nii` or `.nii.gz` file; `file` names it in errors.
@@ -160,8 +160,8 @@ struct ByteSource {
                 let want = min(step, count - inflated.count)
                 let got = try inflater.inflate(into: &inflated, count: want)
                 if got < want { exhausted = true }
-            } catch {
-                throw NIfTIError(file: file, kind: .corruptGzip, "\(error)")
+            } catch let error as GzipError {
+                throw NIfTIError(file: file, kind: error.isTruncation ? .truncated : .corruptGzip, error.description)
             }
         }
         return inflated.count
