@@ -47,7 +47,8 @@ let package = Package(
 
         .testTarget(name: "LegSegIOTests", dependencies: ["LegSegIO", "LegSegTestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "LegSegCLITests", dependencies: ["LegSegIO", "LegSegTestSupport"]),
+        // Depends on the executable so that `swift test` builds the `legseg` binary the CLI tests run.
+        .testTarget(name: "LegSegCLITests", dependencies: ["legseg", "LegSegIO", "LegSegTestSupport"]),
         .testTarget(name: "LegSegEngineTests", dependencies: ["LegSegEngine", "LegSegDNNL", "LegSegTestSupport"]),
         .testTarget(name: "LegSegPhantomTests", dependencies: ["LegSegPhantom", "LegSegIO", "LegSegTestSupport"]),
     ]
