@@ -49,7 +49,8 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         // Depends on the executable so that `swift test` builds the `legseg` binary the CLI tests run.
         .testTarget(name: "LegSegCLITests", dependencies: ["legseg", "LegSegIO", "LegSegTestSupport"]),
-        .testTarget(name: "LegSegEngineTests", dependencies: ["LegSegEngine", "LegSegDNNL", "LegSegTestSupport"]),
+        .testTarget(name: "LegSegEngineTests", dependencies: ["LegSegEngine", "LegSegDNNL", "LegSegTestSupport"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "LegSegPhantomTests", dependencies: ["LegSegPhantom", "LegSegIO", "LegSegTestSupport"]),
     ]
 )

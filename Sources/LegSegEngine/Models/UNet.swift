@@ -1,0 +1,102 @@
+/// The segmentation UNet (see `UNetConfiguration`) prepared on a backend in one precision.
+/// `forward` returns class probabilities (softmax over channels), `[N, classes, spatial...]`.
+public final class UNet {
+    public let configuration: UNetConfiguration
+    public let precision: Precision
+    public let backend: any Backend
+
+    /// Residual block of spec §3.2: main path of `blockRepetitions` conv units, 1×1 shortcut, sum.
+    final class ResidualBlock {
+        let main: [ConvUnit]
+        let shortcut: ConvUnit
+        init(_ prefix: String, config: UNetConfiguration, backend: any Backend, precision: Precision,
+             weights: [String: HostTensor]) throws {
+            let rank = config.dimensions
+            main = try (0..<config.blockRepetitions).map { j in
+                try ConvUnit(backend: backend, precision: precision, kind: .convolution(.same(kernel: 3, rank: rank)),
+                             prefix: "\(prefix).conv.\(j)", weights: weights,
+                             norm: try NormParameters(kind: config.normalization, prefix: "\(prefix).norm.\(j)",
+                                                      weights: weights, epsilon: config.normEpsilon),
+                             activation: config.activation)
+            }
+            shortcut = try ConvUnit(backend: backend, precision: precision, kind: .convolution(.same(kernel: 1, rank: rank)),
+                                    prefix: "\(prefix).shortcut", weights: weights,
+                                    norm: try NormParameters(kind: config.normalization, prefix: "\(prefix).shortcut_norm",
+                                                             weights: weights, epsilon: config.normEpsilon),
+                                    activation: .identity)
+        }
+        func callAsFunction(_ x: any DeviceTensor) throws -> any DeviceTensor {
+            let skip = try shortcut(x)
+            var h = x
+            for unit in main.dropLast() { h = try unit(h) }
+            return try main.last!(h, residual: skip)
+        }
+    }
+
+    let start: ConvUnit
+    let down: [ConvUnit?]
+    let encoder: [ResidualBlock]
+    let up: [ConvUnit]
+    let decoder: [ResidualBlock]
+    let map: ConvUnit
+
+    /// Prepares the network: folds batch norm, converts weights to `precision` and uploads them.
+    /// `weights` must hold exactly `configuration.parameterSpecs()` (as `ModelFile` guarantees).
+    public init(configuration: UNetConfiguration, weights: [String: HostTensor], backend: any Backend,
+                precision: Precision) throws {
+        try configuration.validate(file: "UNet")
+        self.configuration = configuration
+        self.precision = precision
+        self.backend = backend
+        let rank = configuration.dimensions
+        let none = NormParameters.none()
+        func plain(_ prefix: String, _ geometry: ConvolutionGeometry) throws -> ConvUnit {
+            try ConvUnit(backend: backend, precision: precision, kind: .convolution(geometry), prefix: prefix,
+                         weights: weights, norm: none, activation: .identity)
+        }
+        start = try plain("start", .same(kernel: 1, rank: rank))
+        down = try (0..<configuration.depth).map { i in
+            guard i > 0 else { return nil }
+            let g = ConvolutionGeometry(kernel: Array(repeating: 3, count: rank), stride: configuration.downsampling[i - 1],
+                                        padding: Array(repeating: 1, count: rank))
+            return try plain("encoder.\(i).down", g)
+        }
+        encoder = try (0..<configuration.depth).map {
+            try ResidualBlock("encoder.\($0).block", config: configuration, backend: backend, precision: precision, weights: weights)
+        }
+        up = try (0..<max(0, configuration.depth - 1)).map { try plain("decoder.\($0).up", .same(kernel: 3, rank: rank)) }
+        decoder = try (0..<max(0, configuration.depth - 1)).map {
+            try ResidualBlock("decoder.\($0).block", config: configuration, backend: backend, precision: precision, weights: weights)
+        }
+        map = try plain("map", .same(kernel: 1, rank: rank))
+    }
+
+    /// Class probabilities for `input` `[N, inputChannels, spatial...]`, already on the backend.
+    public func forward(_ input: any DeviceTensor) throws -> any DeviceTensor {
+        let c = configuration
+        guard input.shape.count == c.dimensions + 2, input.shape[1] == c.inputChannels else {
+            throw EngineError.shape("UNet: input shape \(input.shape) should be [N, \(c.inputChannels), \(c.dimensions) spatial axes]")
+        }
+        try c.checkPatch(Array(input.shape.dropFirst(2)))
+        var x = try start(input)
+        var skips: [any DeviceTensor] = []
+        for i in 0..<c.depth {
+            if let d = down[i] { x = try d(x) }
+            x = backend.dropout(try encoder[i](x), rate: c.dropout)
+            if i < c.depth - 1 { skips.append(x) }
+        }
+        for i in (0..<max(0, c.depth - 1)).reversed() {
+            x = try backend.upsample(x, factors: c.downsampling[i], mode: c.upsampling)
+            x = try up[i](x)
+            x = try backend.concatenateChannels([skips[i], x])
+            skips.removeLast()
+            x = backend.dropout(try decoder[i](x), rate: c.dropout)
+        }
+        return try backend.softmaxOverChannels(try map(x))
+    }
+
+    /// Uploads `input`, runs `forward` and downloads the probabilities as f32.
+    public func predict(_ input: HostTensor) throws -> HostTensor {
+        try backend.download(try forward(try backend.upload(input, role: .activation, precision: precision)))
+    }
+}
