@@ -1,0 +1,32 @@
+# LegSeg: the two commands that matter are `make demo` (set up, build, run the main job on the bundled synthetic
+# sample) and `make test` (set up, run the tests). Both install missing Debian packages first.
+SWIFT ?= swift
+APT_PACKAGES := libdnnl-dev zlib1g-dev
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+LEGSEG := .build/release/legseg
+DEMO_DIR := out/demo
+
+.PHONY: deps build demo test bench-io clean
+
+# Install the C libraries LegSeg links (oneDNN, zlib) when they are missing.
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; fi
+
+build: deps
+	$(SWIFT) build -c release --product legseg
+
+# The main job. Until `legseg segment` exists it describes the bundled sample volumes.
+demo: build
+	@mkdir -p $(DEMO_DIR)
+	$(LEGSEG) info Tests/LegSegIOTests/Fixtures/valid/*.nii*
+
+test: deps
+	$(SWIFT) test
+
+# Reading speed against nibabel (needs `pip install nibabel` and ../shared/data/qmritools).
+bench-io: build
+	python3 Benchmarks/bench_io.py
+
+clean:
+	rm -rf .build out
