@@ -51,6 +51,7 @@ let package = Package(
         .testTarget(name: "LegSegCLITests", dependencies: ["legseg", "LegSegIO", "LegSegTestSupport"]),
         .testTarget(name: "LegSegEngineTests", dependencies: ["LegSegEngine", "LegSegDNNL", "LegSegTestSupport"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "LegSegPipelineTests", dependencies: ["LegSegPipeline", "LegSegIO", "LegSegTestSupport"]),
         .testTarget(name: "LegSegPhantomTests", dependencies: ["LegSegPhantom", "LegSegIO", "LegSegTestSupport"]),
     ]
 )
