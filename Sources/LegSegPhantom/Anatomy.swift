@@ -50,6 +50,8 @@ struct MuscleSpec: Sendable {
     /// `tendonArea` mm2; nil when the belly inserts directly.
     let tendonEnd: Double?
     let tendonArea: Double
+    /// Radial reach toward the bone, in half-extents (superficial muscles that never touch bone).
+    var innerReach = Double.infinity
 
     init(_ label: Int, _ frame: Frame, belly: (Double, Double), peak: Double, h14: (Double, Double), share: Double = 1,
          aspect: Double = 1.2, keys: [(Double, Double, Double)], tendon: (Double, Double)? = nil) {
@@ -115,7 +117,9 @@ enum L {
 
 enum Anatomy {
     /// All muscles. Keys: (s, clock angle in degrees, depth 0 = on bone ... 1 = under fascia).
-    static let muscles: [MuscleSpec] = [
+    static let muscles: [MuscleSpec] = catalogue.map(superficial)
+
+    private static let catalogue: [MuscleSpec] = [
         // ---- Thigh, anterior compartment (s_f). Relations 1-2 of leg-anatomy.md section 12.
         MuscleSpec(L.rectusFemoris, .thigh, belly: (-0.08, 0.70), peak: 0.33, h14: (0.0371, 4.97), aspect: 1.0,
                    keys: [(-0.1, 20, 0.8), (0.1, 5, 0.9), (0.5, 0, 0.95), (0.9, 0, 0.95)], tendon: (0.9, 60)),
@@ -138,8 +142,8 @@ enum Anatomy {
         MuscleSpec(L.adductorBrevis, .thigh, belly: (0.02, 0.38), peak: 0.2, h14: (0.0137, 6.2), aspect: 1.4,
                    keys: [(0.02, 255, 0.4), (0.2, 245, 0.35), (0.38, 235, 0.15)]),
         MuscleSpec(L.adductorMagnus, .thigh, belly: (0.04, 0.82), peak: 0.4, h14: (0.0793, -4.7), share: 0.9,
-                   aspect: 1.3, keys: [(0.04, 205, 0.5), (0.25, 210, 0.45), (0.5, 215, 0.45), (0.75, 228, 0.45),
-                                       (0.82, 235, 0.45), (0.92, 250, 0.4)], tendon: (0.93, 30)),
+                   aspect: 1.3, keys: [(0.04, 210, 0.45), (0.25, 222, 0.4), (0.5, 232, 0.35), (0.75, 240, 0.35),
+                                       (0.82, 245, 0.35), (0.92, 255, 0.4)], tendon: (0.93, 30)),
         // Adductor minimus: the uppermost pubofemoral fibres of AM ([AM-a]); 10 % of the AM volume ([E]).
         MuscleSpec(L.adductorMinimus, .thigh, belly: (0.0, 0.2), peak: 0.09, h14: (0.0793, -4.7), share: 0.1,
                    aspect: 1.5, keys: [(0.0, 215, 0.35), (0.2, 200, 0.2)]),
@@ -157,7 +161,7 @@ enum Anatomy {
                    keys: [(0.07, 190, 0.85), (0.25, 195, 0.95), (0.5, 208, 0.95), (0.68, 215, 0.95), (0.9, 222, 0.95),
                           (1.05, 225, 1.0)], tendon: (1.08, 20)),
         MuscleSpec(L.semimembranosus, .thigh, belly: (0.27, 0.96), peak: 0.55, h14: (0.0319, 18.2), aspect: 1.3,
-                   keys: [(0.1, 180, 0.55), (0.27, 195, 0.55), (0.5, 210, 0.55), (0.75, 215, 0.6), (0.96, 222, 0.6),
+                   keys: [(0.1, 180, 0.6), (0.27, 192, 0.68), (0.5, 198, 0.72), (0.75, 208, 0.72), (0.96, 222, 0.65),
                           (1.03, 225, 0.6)], tendon: (1.02, 35)),
         // ---- Iliopsoas (belly mostly in the pelvis; only the part inside the field of view is drawn).
         MuscleSpec(L.iliacus, .thigh, belly: (-0.45, 0.15), peak: -0.15, h14: (0.0248, 0.38), aspect: 1.4,
@@ -225,6 +229,18 @@ enum Anatomy {
         MuscleSpec(L.fibularisTertius, .leg, belly: (0.65, 0.96), peak: 0.85, h14: (0, 10), aspect: 1.1,
                    keys: [(0.65, 60, 0.5), (0.96, 45, 0.7)]),
     ]
+
+    /// Muscles that lie superficially and never reach the bone (rectus femoris over VI, sartorius, gracilis,
+    /// the gastrocnemii over soleus).
+    static func superficial(_ m: MuscleSpec) -> MuscleSpec {
+        var m = m
+        switch m.label {
+        case L.rectusFemoris: m.innerReach = 1.0
+        case L.sartorius, L.gracilis, L.semitendinosus, L.medialGastrocnemius, L.lateralGastrocnemius: m.innerReach = 1.4
+        default: break
+        }
+        return m
+    }
 
     /// Index of each muscle in `muscles` by its left label.
     static let muscleIndex: [Int: Int] = Dictionary(uniqueKeysWithValues: muscles.enumerated().map { ($0.element.label, $0.offset) })

@@ -18,6 +18,11 @@ struct MuscleState: Sendable {
     var logw = 0.0
     var target = 0.0
     var fitted = 0.0
+    /// How far (in radial half-extents) the muscle may reach toward its pole; keeps superficial muscles such as
+    /// rectus femoris off the bone.
+    var innerReach = Double.infinity
+    /// Such muscles also keep this distance (mm) from their pole: at least 5 mm off the bone surface.
+    var minRadius = 0.0
 }
 
 struct Level: Sendable {
@@ -92,12 +97,16 @@ struct LegModel: Sendable {
     let zStart: Double, spacing: Double
     let satPhase: [Double]
     let fatBase: Double
+    /// Smooth displacement field that makes septa wander (also used by the fit, so volumes stay right).
+    let warp: ValueNoise
 
     init(subject: SubjectParameters, leg: LegParameters, zRange: ClosedRange<Double>, spacing: Double, fitStep: Double,
          core: (Double) -> PelvisCore?, rng: inout PhantomRandom) {
         g = LegGeometry(subject: subject, leg: leg)
         self.spacing = spacing
         satPhase = (0..<6).map { _ in rng.uniform(0, 2 * Double.pi) }
+        let warp = ValueNoise(seed: rng.nextUInt64())
+        self.warp = warp
         fatBase = subject.fatThicknessMM * leg.fatScale
         let z0 = zRange.lowerBound - spacing, z1 = zRange.upperBound + spacing
         zStart = z0
@@ -107,7 +116,7 @@ struct LegModel: Sendable {
         for j in 0..<n {
             let z = z0 + Double(j) * spacing
             built.append(LegModel.buildLevel(g: g, z: z, vTot: vTot, satPhase: satPhase, fatBase: fatBase,
-                                             fitStep: fitStep, core: core(z)))
+                                             fitStep: fitStep, core: core(z), warp: warp))
         }
         levels = built
     }
@@ -218,7 +227,8 @@ struct LegModel: Sendable {
             a = min(a, Double.pi * 0.9 * rc)
             b = max(b, 1)
             out[i] = MuscleState(present: true, pole: pi, theta: atan2(dir.y, dir.x), rc: rc, a: a, b: b, logw: 0,
-                                 target: targets[i], fitted: 0)
+                                 target: targets[i], fitted: 0, innerReach: m.innerReach,
+                                 minRadius: m.innerReach.isFinite ? rIn + 5 * g.hs : 0)
         }
         return out
     }
@@ -265,7 +275,7 @@ struct LegModel: Sendable {
     }
 
     static func buildLevel(g: LegGeometry, z: Double, vTot: Double, satPhase: [Double], fatBase: Double,
-                           fitStep: Double, core: PelvisCore?) -> Level {
+                           fitStep: Double, core: PelvisCore?, warp: ValueNoise) -> Level {
         let poles = [g.femurAxis(z), g.iomPole(z)]
         let bones = g.bones(at: z)
         let targets = targetAreas(g: g, z: z, vTot: vTot)
@@ -335,13 +345,14 @@ struct LegModel: Sendable {
         // 4. Final placement in the final envelope, then fit the weights so that areas match the targets.
         muscles = place(g: g, z: z, targets: targets, poles: poles, bones: bones, centre: centre, env: env)
         let discs = discs(g: g, z: z, poles: poles, bones: bones, centre: centre, env: env, sat: sat)
-        fit(&muscles, poles: poles, bones: bones, discs: discs, centre: centre, env: env, step: fitStep, core: core)
+        fit(&muscles, poles: poles, bones: bones, discs: discs, centre: centre, env: env, step: fitStep, core: core,
+            warp: warp, z: z)
         return Level(z: z, envCentre: centre, env: env, sat: sat, muscles: muscles)
     }
 
     /// Adjusts each muscle's log-weight until its share of the envelope matches its target area.
     static func fit(_ muscles: inout [MuscleState], poles: [Vec2], bones: [BoneShape], discs: [Disc], centre: Vec2,
-                    env: [Double], step: Double, core: PelvisCore?) {
+                    env: [Double], step: Double, core: PelvisCore?, warp: ValueNoise, z: Double) {
         let active = muscles.indices.filter { muscles[$0].present }
         guard !active.isEmpty else { return }
         let rMax = env.max()!
@@ -356,31 +367,42 @@ struct LegModel: Sendable {
                 if bones.contains(where: { $0.normalised(p) < 1 }) { continue }
                 if discs.contains(where: { ($0.c - p).length < $0.r + $0.cuff }) { continue }
                 if let core, core.signedDistance(p) < 0 { continue }
-                let d0 = p - poles[0], d1 = p - poles[1]
+                let q = warped(p, z: z, warp: warp)
+                let d0 = q - poles[0], d1 = q - poles[1]
                 samples.append((d0.length, atan2(d0.y, d0.x), d1.length, atan2(d1.y, d1.x)))
             }
         }
         let cellArea = step * step
         var states = active.map { muscles[$0] }
-        for iteration in 0..<10 {
+        // Damped multiplicative updates with a decaying gain; keep the iterate with the smallest area error
+        // (neighbouring blobs can trade whole regions, so plain fixed-gain updates may oscillate).
+        var best = states, bestError = Double.infinity
+        let iterations = 24
+        for iteration in 0..<iterations {
             var counts = [Double](repeating: 0, count: states.count)
             for smp in samples {
-                var best = -Double.infinity, bi = -1
-                for (k, m) in states.enumerated() {
-                    let r = m.pole == 0 ? smp.r0 : smp.r1, t = m.pole == 0 ? smp.t0 : smp.t1
-                    let sc = blobScore(m, r: r, theta: t)
-                    if sc > best { best = sc; bi = k }
+                var top = -Double.infinity, bi = -1
+                for k in states.indices {
+                    let m = states[k]
+                    let sc = m.pole == 0 ? blobScore(m, r: smp.r0, theta: smp.t0) : blobScore(m, r: smp.r1, theta: smp.t1)
+                    if sc > top { top = sc; bi = k }
                 }
-                if bi >= 0 && best > -Double.infinity { counts[bi] += cellArea }
+                if bi >= 0 { counts[bi] += cellArea }
             }
+            var error = 0.0
             for k in states.indices {
                 states[k].fitted = counts[k]
-                if iteration < 9 {
-                    let ratio = states[k].target / max(counts[k], 0.5 * cellArea)
-                    states[k].logw += max(-1.0, min(1.0, 0.8 * log(ratio)))
-                }
+                error += abs(counts[k] - states[k].target)
+            }
+            if error < bestError { bestError = error; best = states }
+            if iteration == iterations - 1 { break }
+            let gain = 0.8 * pow(0.9, Double(iteration))
+            for k in states.indices {
+                let ratio = states[k].target / max(counts[k], 0.5 * cellArea)
+                states[k].logw += max(-1.0, min(1.0, gain * log(ratio)))
             }
         }
+        states = best
         for (k, i) in active.enumerated() { muscles[i] = states[k] }
     }
 
@@ -400,7 +422,8 @@ struct LegModel: Sendable {
                 if dt > Double.pi { dt -= 2 * Double.pi } else if dt < -Double.pi { dt += 2 * Double.pi }
                 muscles[i] = MuscleState(present: true, pole: ma.pole, theta: ma.theta + dt * t, rc: lerp(ma.rc, mb.rc, t),
                                          a: lerp(ma.a, mb.a, t), b: lerp(ma.b, mb.b, t), logw: lerp(ma.logw, mb.logw, t),
-                                         target: lerp(ma.target, mb.target, t), fitted: 0)
+                                         target: lerp(ma.target, mb.target, t), fitted: 0, innerReach: ma.innerReach,
+                                         minRadius: lerp(ma.minRadius, mb.minRadius, t))
             } else if ma.present || mb.present {
                 var m = ma.present ? ma : mb
                 let tt = ma.present ? t : 1 - t
@@ -415,9 +438,18 @@ struct LegModel: Sendable {
     }
 }
 
+/// Amplitude (mm) of the smooth displacement that makes septa wander.
+let warpAmplitude = 5.0
+
+@inline(__always) func warped(_ p: Vec2, z: Double, warp: ValueNoise) -> Vec2 {
+    let fx = Float(p.x / 32), fy = Float(p.y / 32), fz = Float(z / 80)
+    return Vec2(p.x + warpAmplitude * Double(warp.sample(fx, fy, fz)),
+                p.y + warpAmplitude * Double(warp.sample(fx + 31.7, fy - 12.1, fz + 5.3)))
+}
+
 /// A muscle claims only points within this many blob radii of its centre; what no muscle claims inside the
 /// fascia is intermuscular fat (the small fat triangles where three muscles meet).
-let blobReach = 2.6
+let blobReach = 3.2
 
 /// Score of a point for a muscle: weight minus twice the normalised (banana) distance q. Linear in q, the borders
 /// between blobs are Cartesian ovals / hyperbolae: curved even between muscles of similar size.
@@ -425,10 +457,16 @@ let blobReach = 2.6
     var dt = theta - m.theta
     if dt > Double.pi { dt -= 2 * Double.pi } else if dt < -Double.pi { dt += 2 * Double.pi }
     let u = dt * m.rc / m.a, v = (r - m.rc) / m.b
+    if v < -m.innerReach || r < m.minRadius { return Double.infinity }
     return (u * u + v * v).squareRoot()
 }
 
+/// A muscle claims a point only where its score exceeds -blobFloor (and within blobReach), so lowering a
+/// weight shrinks a muscle even where no neighbour competes; the fit can then match every target.
+let blobFloor = 4.0
+
 @inline(__always) func blobScore(_ m: MuscleState, r: Double, theta: Double) -> Double {
     let q = blobQ(m, r: r, theta: theta)
-    return q < blobReach ? m.logw - 2 * q : -Double.infinity
+    let s = m.logw - 2 * q
+    return q < blobReach && s > -blobFloor ? s : -Double.infinity
 }

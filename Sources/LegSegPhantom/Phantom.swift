@@ -68,6 +68,8 @@ public struct PhantomMetadata: Sendable, Codable {
     public var options: PhantomOptions
     /// Volume (cm3) of every label in the written map.
     public var labelVolumesCM3: [String: Double]
+    /// Model volume (cm3) of each whole muscle, by standardized label (the map holds only the part in view).
+    public var muscleTargetVolumesCM3: [String: Double]
 }
 
 public struct PhantomError: Error, CustomStringConvertible, Sendable {
@@ -224,12 +226,19 @@ public enum PhantomGenerator {
         for (l, c) in counts.enumerated() where c > 0 && l > 0 {
             labelVolumes[names[l] ?? String(l)] = Double(c) * dx * dy * dz / 1000
         }
+        var targets: [String: Double] = [:]
+        for leg in subject.legs {
+            for m in Anatomy.muscles {
+                let label = String(m.label + leg.side.labelOffset)
+                targets[label] = m.volume(vTot: subject.totalMuscleVolumeCM3) * (leg.muscleScale[label] ?? 1)
+            }
+        }
         let meta = PhantomMetadata(name: name, seed: seed, caseIndex: index, shape: labels.shape, voxelSizeMM: [dx, dy, dz],
                                    affine: labels.affine.rows, orientation: o.orientation.uppercased(),
                                    legs: sides.map(\.rawValue), labelTable: o.labelTable.rawValue,
                                    labelNames: Dictionary(uniqueKeysWithValues: names.map { (String($0.key), $0.value) }),
                                    sliceRegions: regions, images: wanted.map(\.rawValue), subject: subject, signal: signal,
-                                   options: o, labelVolumesCM3: labelVolumes)
+                                   options: o, labelVolumesCM3: labelVolumes, muscleTargetVolumesCM3: targets)
         return PhantomCase(name: name, images: volumes.map { (contrast: $0.0, volume: $0.1) }, labels: labels, metadata: meta)
     }
 }

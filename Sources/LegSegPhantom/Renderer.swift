@@ -79,10 +79,10 @@ struct Renderer: Sendable {
             gains.append(signal.muscleWaterGain[String(label)] ?? 1)
         }
         let skin = zip(lv.env, lv.sat).map { $0 + $1 }
-        let knee: Vec2? = abs(z - g.zKnee) < 3 * g.hs ? g.tibiaAxis(z) : nil
+        let knee: Vec2? = abs(z - g.zKnee + 1) < 2 * g.hs ? g.tibiaAxis(z) : nil
         return SliceLeg(envCentre: lv.envCentre, env: lv.env, skin: skin, poles: poles, bones: bones, discs: discs,
                         muscles: muscles, muscleLabel: labels, muscleFF: ff, muscleThreshold: thr, muscleNoise: noise,
-                        muscleGain: gains, warp: ValueNoise(seed: PhantomRandom.mix(diseaseSeed &+ UInt64(g.side.labelOffset + 7))),
+                        muscleGain: gains, warp: m.warp,
                         kneeCentre: knee, reach: skin.max()! + 2)
     }
 
@@ -146,8 +146,7 @@ struct Renderer: Sendable {
         }
         if leg.muscles.isEmpty { return (0, .intermuscularFat, 0, 1) }
         // Smoothly warped position: septa wander instead of following perfect conics.
-        let fx = Float(p.x / 32), fy = Float(p.y / 32), fz = Float(z / 80)
-        let q = Vec2(p.x + warpAmplitude * Double(leg.warp.sample(fx, fy, fz)), p.y + warpAmplitude * Double(leg.warp.sample(fx + 31.7, fy - 12.1, fz + 5.3)))
+        let q = warped(p, z: z, warp: leg.warp)
         let d0 = q - leg.poles[0], d1 = q - leg.poles[1]
         let r0 = d0.length, t0 = fastAtan2(d0.y, d0.x), r1 = d1.length, t1 = fastAtan2(d1.y, d1.x)
         var best = -Double.infinity, second = -Double.infinity, bi = 0, si = 0
@@ -332,5 +331,3 @@ struct Renderer: Sendable {
 
 /// Half-width (mm) of the thin fat septa drawn between neighbouring muscles.
 let septumHalfWidth = 0.45
-/// Amplitude (mm) of the smooth displacement that makes septa wander.
-let warpAmplitude = 5.0

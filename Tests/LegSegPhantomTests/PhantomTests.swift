@@ -156,8 +156,8 @@ func slices(_ c: PhantomCase, thigh range: ClosedRange<Double>? = nil, leg lrang
             #expect(ant(L.semitendinosus) < ant(L.semimembranosus) + 5, "semitendinosus superficial (posterior) to semimembranosus")
             #expect(lat(L.semitendinosus) < lat(L.bicepsFemorisLong), "semitendinosus medial to biceps femoris")
             // VI wraps the femur under RF: VI touches the femur, RF does not.
-            #expect(touching(c.labels, L.vastusIntermedius + side, 103 + side, slices: mid) > 0)
-            #expect(touching(c.labels, L.rectusFemoris + side, 103 + side, slices: mid) == 0)
+            #expect(touching(c.labels, L.vastusIntermedius + side, 103 + side, slices: mid) > 10)
+            #expect(touching(c.labels, L.rectusFemoris + side, 103 + side, slices: mid) <= 2)
             #expect(ant(L.vastusIntermedius) > 0 && ant(L.vastusIntermedius) < ant(L.rectusFemoris))
         }
         // Biceps femoris short head appears only in the distal thigh.
@@ -223,7 +223,7 @@ func slices(_ c: PhantomCase, thigh range: ClosedRange<Double>? = nil, leg lrang
             for m in Anatomy.muscles where m.frame == .leg || (m.start > 0.05 && m.label < 70) {
                 let target = m.volume(vTot: vTot) * (c.metadata.subject.legs[0].muscleScale[String(m.label + 1)] ?? 1)
                 let painted = Double(counts[m.label + 1]) * voxel
-                #expect(abs(painted - target) / target < 0.25, "label \(m.label + 1): painted \(painted), target \(target)")
+                #expect(abs(painted - target) / target < (target < 30 ? 0.35 : 0.25), "label \(m.label + 1): painted \(painted), target \(target)")
             }
         }
     }
