@@ -1,0 +1,53 @@
+import LegSegIO
+
+/// Label maps as integer volumes. NIfTI voxels arrive as float32, so a label map read from a file is converted
+/// here once, refusing values that are not labels (a probability map given by mistake, say).
+public enum LabelVolume {
+    /// The largest label accepted: float32 holds every integer exactly only up to 2^24.
+    public static let maximumLabel = 1 << 24
+
+    /// `volume`'s voxels as integer labels. Throws when a voxel is negative, not an integer (beyond 1e-3, to
+    /// tolerate scl_slope rounding) or above `maximumLabel`; `file` names the volume in the error.
+    public static func labels(from volume: Volume<Float>, file: String) throws -> Volume<Int32> {
+        var out = [Int32](repeating: 0, count: volume.count)
+        var bad: (index: Int, value: Float)?
+        volume.voxels.withUnsafeBufferPointer { v in
+            out.withUnsafeMutableBufferPointer { o in
+                for n in 0..<v.count {
+                    let x = v[n], r = x.rounded()
+                    if abs(x - r) > 1e-3 || r < 0 || r > Float(maximumLabel) { bad = (n, x); return }
+                    o[n] = Int32(r)
+                }
+            }
+        }
+        if let bad {
+            let ni = volume.shape[0], nj = volume.shape[1]
+            let (i, j, k) = (bad.index % ni, (bad.index / ni) % nj, bad.index / (ni * nj))
+            throw LabelVolumeError(file: file, message: "not a label map: voxel (\(i), \(j), \(k)) holds \(bad.value); labels are integers from 0 to \(maximumLabel)")
+        }
+        return Volume(shape: volume.shape, voxels: out, affine: volume.affine)
+    }
+
+    /// Throws unless `other` lies on `volume`'s grid (same shape, affines equal within `tolerance` mm). The error
+    /// names `otherFile` and says what differs from `file`.
+    public static func checkSameGrid<A, B>(_ volume: Volume<A>, file: String, _ other: Volume<B>, otherFile: String,
+                                           tolerance: Double = 1e-4) throws {
+        if volume.shape != other.shape {
+            throw LabelVolumeError(file: otherFile, message: "shape \(format(other.shape)) differs from \(file)'s \(format(volume.shape)); the volumes must be on the same voxel grid")
+        }
+        let difference = volume.affine.maxAbsDifference(other.affine)
+        if !(difference <= tolerance) {
+            throw LabelVolumeError(file: otherFile, message: "affine differs from \(file)'s by up to \(String(format: "%.4g", difference)) mm; the volumes must be on the same voxel grid")
+        }
+    }
+
+    static func format(_ shape: [Int]) -> String { shape.map(String.init).joined(separator: "x") }
+}
+
+/// A volume that cannot be used as a label map, or two volumes that do not line up.
+public struct LabelVolumeError: LegSegError {
+    public let file: String?
+    public let message: String
+    public init(file: String?, message: String) { self.file = file; self.message = message }
+    public var description: String { "\(file ?? "?"): \(message)" }
+}
