@@ -41,6 +41,13 @@ public enum LabelVolume {
         }
     }
 
+    /// Throws when `volume` holds a negative label (possible only in volumes built in code, not read from files).
+    public static func checkLabels(_ volume: Volume<Int32>, file: String) throws {
+        if let low = volume.voxels.min(), low < 0 {
+            throw LabelVolumeError(file: file, message: "not a label map: it holds the negative label \(low)")
+        }
+    }
+
     static func format(_ shape: [Int]) -> String { shape.map(String.init).joined(separator: "x") }
 }
 

@@ -62,6 +62,8 @@ public enum SegmentationMetrics {
     public static func evaluate(predicted: Volume<Int32>, reference: Volume<Int32>, labels: [Int]? = nil,
                                 predictedFile: String = "prediction", referenceFile: String = "reference") throws -> SegmentationEvaluation {
         try LabelVolume.checkSameGrid(predicted, file: predictedFile, reference, otherFile: referenceFile)
+        try LabelVolume.checkLabels(predicted, file: predictedFile)
+        try LabelVolume.checkLabels(reference, file: referenceFile)
         let census = LabelCensus(predicted: predicted.voxels, reference: reference.voxels, shape: predicted.shape)
         let wanted = (labels ?? census.presentLabels).filter { $0 > 0 }
         let selected = Array(Set(wanted)).sorted()
