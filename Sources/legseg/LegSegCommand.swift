@@ -6,5 +6,5 @@ struct LegSegCommand: AsyncParsableCommand {
         commandName: "legseg",
         abstract: "Find and label every leg muscle in MRI.",
         version: "0.1.0",
-        subcommands: [InfoCommand.self, BenchCommand.self])
+        subcommands: [InfoCommand.self, BenchCommand.self, EvaluateCommand.self])
 }

@@ -13,8 +13,9 @@ extension SegmentationEvaluation {
         })
     }
 
-    /// The per-label metrics and their means as JSON; infinite distances and missing means are `null`.
-    public func json(names: [Int: String] = [:], predictedFile: String? = nil, referenceFile: String? = nil) -> String {
+    /// The per-label metrics and their means as JSON (one line unless `pretty`); infinite distances and missing means are `null`.
+    public func json(names: [Int: String] = [:], predictedFile: String? = nil, referenceFile: String? = nil,
+                     pretty: Bool = false) -> String {
         var object: [String: Any] = [
             "labels": labels.map { m -> [String: Any] in
                 [
@@ -37,6 +38,6 @@ extension SegmentationEvaluation {
         ]
         if let predictedFile { object["prediction"] = predictedFile }
         if let referenceFile { object["truth"] = referenceFile }
-        return ReportEncoding.json(object)
+        return ReportEncoding.json(object, pretty: pretty)
     }
 }

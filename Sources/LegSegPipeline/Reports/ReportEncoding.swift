@@ -29,10 +29,11 @@ public enum ReportEncoding {
         return x
     }
 
-    /// `object` as pretty-printed JSON text with sorted keys, ending in a newline.
-    public static func json(_ object: Any) -> String {
+    /// `object` as JSON text with sorted keys, ending in a newline: one line, or indented when `pretty`.
+    public static func json(_ object: Any, pretty: Bool = false) -> String {
         // Only dictionaries, arrays, strings, numbers and NSNull reach here, so serialisation cannot fail.
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data("null".utf8)
+        let options: JSONSerialization.WritingOptions = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: options)) ?? Data("null".utf8)
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 }

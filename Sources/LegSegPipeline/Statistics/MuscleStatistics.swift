@@ -112,8 +112,8 @@ public struct MuscleStatistics: Equatable, Sendable {
         })
     }
 
-    /// The statistics as JSON; values that were not measured are `null`.
-    public func json(names: [Int: String] = [:]) -> String {
+    /// The statistics as JSON (one line unless `pretty`); values that were not measured are `null`.
+    public func json(names: [Int: String] = [:], pretty: Bool = false) -> String {
         ReportEncoding.json([
             "voxel_volume_mm3": voxelVolumeMM3,
             "labels": labels.map { s -> [String: Any] in
@@ -128,6 +128,6 @@ public struct MuscleStatistics: Equatable, Sendable {
                     "fat_fraction_voxels": s.fatFractionVoxels,
                 ]
             },
-        ] as [String: Any])
+        ] as [String: Any], pretty: pretty)
     }
 }
