@@ -21,6 +21,8 @@ public struct QCMontageOptions: Sendable {
     public var colors: [Int: RGB] = [:]
     /// Black pixels between and around tiles.
     public var gap = 2
+    /// Crop every tile to the body (and labels) in the plane, dropping the air around the legs.
+    public var cropToBody = true
 
     public init() {}
 
@@ -35,7 +37,8 @@ public struct QCMontageOptions: Sendable {
 /// Slices are shown in radiological convention from the affine, whatever the array order: the volume is
 /// canonicalised to LPS first, so in every tile the subject's right is on the image's left and anterior is at
 /// the top; tiles run inferior to superior, left to right then top to bottom. Pixels are square: a tile is
-/// resampled (nearest neighbour) when the in-plane spacing differs between the two axes.
+/// resampled (nearest neighbour) when the in-plane spacing differs between the two axes. By default tiles are
+/// cropped to the body and labels in the plane (the same crop for every tile).
 public enum QCMontage {
     public static func render(image: Volume<Float>, labels: Volume<Int32>? = nil, options: QCMontageOptions = QCMontageOptions(),
                               imageFile: String = "image", labelsFile: String = "labels") throws -> PNGImage {
@@ -52,10 +55,12 @@ public enum QCMontage {
         // Square display pixels of the finer in-plane spacing.
         let spacing = canonicalImage.spacing
         let pixel = min(spacing[0], spacing[1])
-        let tileWidth = max(1, Int((Double(shape[0]) * spacing[0] / pixel).rounded()))
-        let tileHeight = max(1, Int((Double(shape[1]) * spacing[1] / pixel).rounded()))
-        let sourceI = (0..<tileWidth).map { min(shape[0] - 1, Int((Double($0) + 0.5) * Double(shape[0]) / Double(tileWidth))) }
-        let sourceJ = (0..<tileHeight).map { min(shape[1] - 1, Int((Double($0) + 0.5) * Double(shape[1]) / Double(tileHeight))) }
+        let region = options.cropToBody ? inPlaneRegion(canonicalImage, labels: canonicalLabels, above: window.foreground)
+                                        : (i: 0..<shape[0], j: 0..<shape[1])
+        let tileWidth = max(1, Int((Double(region.i.count) * spacing[0] / pixel).rounded()))
+        let tileHeight = max(1, Int((Double(region.j.count) * spacing[1] / pixel).rounded()))
+        let sourceI = (0..<tileWidth).map { region.i.lowerBound + min(region.i.count - 1, Int((Double($0) + 0.5) * Double(region.i.count) / Double(tileWidth))) }
+        let sourceJ = (0..<tileHeight).map { region.j.lowerBound + min(region.j.count - 1, Int((Double($0) + 0.5) * Double(region.j.count) / Double(tileHeight))) }
 
         let columns = max(1, min(options.columns, slices.count))
         let rows = (slices.count + columns - 1) / columns
@@ -95,6 +100,37 @@ public enum QCMontage {
         return out
     }
 
+    /// The in-plane (i, j) ranges holding the body and every label, plus a small margin. A row or column of
+    /// voxels belongs to the body when at least 1% as many of its voxels (over all slices) are above `threshold`
+    /// as in the fullest one, so scattered bright noise in the air does not widen the crop.
+    static func inPlaneRegion(_ image: Volume<Float>, labels: Volume<Int32>?, above threshold: Double) -> (i: Range<Int>, j: Range<Int>) {
+        let (ni, nj, nk) = (image.shape[0], image.shape[1], image.shape[2])
+        var columns = [Int](repeating: 0, count: ni), rows = [Int](repeating: 0, count: nj)
+        image.voxels.withUnsafeBufferPointer { v in
+            var n = 0
+            for _ in 0..<nk {
+                for j in 0..<nj {
+                    for i in 0..<ni {
+                        if Double(v[n]) > threshold { columns[i] += 1; rows[j] += 1 }
+                        n += 1
+                    }
+                }
+            }
+        }
+        func range(_ counts: [Int], _ labelled: Range<Int>?) -> Range<Int> {
+            let least = max(1, (counts.max() ?? 0) / 100)
+            guard let first = counts.firstIndex(where: { $0 >= least }), let last = counts.lastIndex(where: { $0 >= least }) else {
+                return labelled ?? 0..<counts.count
+            }
+            var lower = first, upper = last + 1
+            if let labelled { lower = min(lower, labelled.lowerBound); upper = max(upper, labelled.upperBound) }
+            let margin = max(2, (upper - lower) / 20)
+            return max(0, lower - margin)..<min(counts.count, upper + margin)
+        }
+        let box = labels?.boundingBox(where: { $0 > 0 })
+        return (range(columns, box.map { $0.lower[0]..<$0.upper[0] }), range(rows, box.map { $0.lower[1]..<$0.upper[1] }))
+    }
+
     /// Renders and writes the montage to `url` as a PNG, atomically.
     public static func write(image: Volume<Float>, labels: Volume<Int32>? = nil, options: QCMontageOptions = QCMontageOptions(),
                              to url: URL, imageFile: String = "image", labelsFile: String = "labels") throws {
@@ -112,10 +148,11 @@ public enum QCMontage {
         return (0..<n).map { t in lower + Int((Double(t) + 0.5) * Double(upper - lower) / Double(n)) }
     }
 
-    /// The 1st and 99th percentiles of the foreground: voxels brighter than the volume's mean, a crude body mask
-    /// that drops the dark air around the legs which would otherwise pull the window down. At most about a
+    /// The 1st and 99th percentiles of the foreground: voxels brighter than the volume's mean (returned as
+    /// `foreground`), a crude body mask that drops the dark air around the legs which would otherwise pull the
+    /// window down. At most about a
     /// million voxels are sampled (evenly strided) so large volumes stay quick.
-    public static func intensityWindow(_ voxels: [Float]) -> (lower: Double, upper: Double) {
+    public static func intensityWindow(_ voxels: [Float]) -> (lower: Double, upper: Double, foreground: Double) {
         let mean = voxels.reduce(0.0) { $0 + Double($1) } / Double(max(1, voxels.count))
         let stride = max(1, voxels.count / 1_000_000)
         var sample: [Float] = []
@@ -132,7 +169,7 @@ public enum QCMontage {
             return Double(sample[lo]) + (Double(sample[hi]) - Double(sample[lo])) * (position - Double(lo))
         }
         let lower = percentile(1), upper = percentile(99)
-        return upper > lower ? (lower, upper) : (lower, lower + 1)
+        return (lower, upper > lower ? upper : lower + 1, mean)
     }
 
     /// A colour for `label` that is the same on every run: hues step by the golden angle, so neighbouring label
