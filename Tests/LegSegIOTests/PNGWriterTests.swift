@@ -18,6 +18,10 @@ import LegSegTestSupport
         #expect(decoded.pixels == image.pixels)
         #expect(decoded.chunkTypes == ["IHDR", "IDAT", "IEND"])
         #expect(decoded.filterTypes == [UInt8](repeating: 0, count: 5))
+        // For the PIL cross-check (Tests/LegSegPipelineTests/Fixtures/check_png_with_pil.py), not run in CI.
+        if let out = ProcessInfo.processInfo.environment["LEGSEG_PNG_OUT"] {
+            try PNGWriter.write(image, to: URL(fileURLWithPath: out).appendingPathComponent("pattern_\(type.channels).png"))
+        }
     }
 
     @Test func idatIsAZlibStreamAndChunkCRCsMatchAKnownValue() throws {
