@@ -140,6 +140,19 @@ import LegSegTestSupport
         }
     }
 
+    @Test func floatAndIntegerVolumesGiveTheSameResult() throws {
+        let truth = Self.grid([8, 8, 4], spacing: [1, 2, 3], boxes: [(1, [0, 0, 0], [4, 4, 4]), (2, [4, 4, 1], [8, 8, 3])])
+        let pred = Self.grid([8, 8, 4], spacing: [1, 2, 3], boxes: [(1, [1, 0, 0], [4, 5, 4]), (2, [4, 3, 1], [7, 8, 4])])
+        let direct = try SegmentationMetrics.evaluate(predicted: pred, reference: truth)
+        let viaFloat = try SegmentationMetrics.evaluate(predicted: pred.map { Float($0) }, reference: truth.map { Float($0) })
+        let viaBytes = try SegmentationMetrics.evaluate(predicted: LabelVolume.labels(from: pred.map { UInt8($0) }, file: "p"),
+                                                        reference: LabelVolume.labels(from: truth.map { Int16($0) }, file: "t"))
+        #expect(direct == viaFloat && direct == viaBytes)
+        #expect(throws: LabelVolumeError.self) { try LabelVolume.labels(from: truth.map { Int16(-$0) }, file: "t") }
+        #expect(throws: LabelVolumeError.self) { try SegmentationMetrics.evaluate(predicted: pred, reference: truth.map { $0 * 70_000 }) }
+        #expect(throws: LabelVolumeError.self) { try LabelVolume.labels(from: truth.map { Float($0) * 40_000 }, file: "t") }
+    }
+
     @Test func distanceTransformMatchesBruteForce() {
         // Random sparse features on an anisotropic grid, against the minimum over all features.
         var generator = SplitMix(seed: 7)

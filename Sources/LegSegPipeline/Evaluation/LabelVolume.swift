@@ -3,8 +3,9 @@ import LegSegIO
 /// Label maps as integer volumes. NIfTI voxels arrive as float32, so a label map read from a file is converted
 /// here once, refusing values that are not labels (a probability map given by mistake, say).
 public enum LabelVolume {
-    /// The largest label accepted: float32 holds every integer exactly only up to 2^24.
-    public static let maximumLabel = 1 << 24
+    /// The largest label accepted. Per-label tables are indexed by label, so this bounds their memory; it is far
+    /// above any muscle atlas (and inside what float32 voxels hold exactly).
+    public static let maximumLabel = 65_535
 
     /// `volume`'s voxels as integer labels. Throws when a voxel is negative, not an integer (beyond 1e-3, to
     /// tolerate scl_slope rounding) or above `maximumLabel`; `file` names the volume in the error.
@@ -28,6 +29,15 @@ public enum LabelVolume {
         return Volume(shape: volume.shape, voxels: out, affine: volume.affine)
     }
 
+    /// An integer volume (uint8/int16 label maps built in code, say) as `Int32` labels; throws on a negative
+    /// label or one above `maximumLabel`.
+    public static func labels<I: BinaryInteger & Sendable>(from volume: Volume<I>, file: String) throws -> Volume<Int32> {
+        if let bad = volume.voxels.firstIndex(where: { $0 < 0 || $0 > maximumLabel }) {
+            throw LabelVolumeError(file: file, message: "not a label map: voxel \(bad) holds \(volume.voxels[bad]); labels are integers from 0 to \(maximumLabel)")
+        }
+        return volume.map { Int32($0) }
+    }
+
     /// Throws unless `other` lies on `volume`'s grid (same shape, affines equal within `tolerance` mm). The error
     /// names `otherFile` and says what differs from `file`.
     public static func checkSameGrid<A, B>(_ volume: Volume<A>, file: String, _ other: Volume<B>, otherFile: String,
@@ -41,10 +51,14 @@ public enum LabelVolume {
         }
     }
 
-    /// Throws when `volume` holds a negative label (possible only in volumes built in code, not read from files).
+    /// Throws when `volume` holds a label below 0 or above `maximumLabel` (possible only in volumes built in
+    /// code; conversions from files check already).
     public static func checkLabels(_ volume: Volume<Int32>, file: String) throws {
         if let low = volume.voxels.min(), low < 0 {
             throw LabelVolumeError(file: file, message: "not a label map: it holds the negative label \(low)")
+        }
+        if let high = volume.voxels.max(), high > maximumLabel {
+            throw LabelVolumeError(file: file, message: "label \(high) is above the largest supported label \(maximumLabel)")
         }
     }
 

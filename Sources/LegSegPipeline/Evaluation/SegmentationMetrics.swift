@@ -28,6 +28,17 @@ public struct LabelMetrics: Equatable, Sendable {
     public let hausdorff95MM: Double
     public let averageSurfaceDistanceMM: Double
 
+    public init(label: Int, predictedVoxels: Int, referenceVoxels: Int, overlapVoxels: Int, dice: Double,
+                hausdorff95MM: Double, averageSurfaceDistanceMM: Double) {
+        self.label = label
+        self.predictedVoxels = predictedVoxels
+        self.referenceVoxels = referenceVoxels
+        self.overlapVoxels = overlapVoxels
+        self.dice = dice
+        self.hausdorff95MM = hausdorff95MM
+        self.averageSurfaceDistanceMM = averageSurfaceDistanceMM
+    }
+
     public var presence: Presence {
         switch (predictedVoxels > 0, referenceVoxels > 0) {
         case (true, true): return .both
@@ -79,6 +90,15 @@ public enum SegmentationMetrics {
             }
         }
         return SegmentationEvaluation(labels: results.map { $0! })
+    }
+
+    /// The same for label maps as read from NIfTI (float voxels that must hold integer labels).
+    public static func evaluate(predicted: Volume<Float>, reference: Volume<Float>, labels: [Int]? = nil,
+                                predictedFile: String = "prediction", referenceFile: String = "reference") throws -> SegmentationEvaluation {
+        try LabelVolume.checkSameGrid(predicted, file: predictedFile, reference, otherFile: referenceFile)
+        return try evaluate(predicted: LabelVolume.labels(from: predicted, file: predictedFile),
+                            reference: LabelVolume.labels(from: reference, file: referenceFile),
+                            labels: labels, predictedFile: predictedFile, referenceFile: referenceFile)
     }
 
     static func metrics(for label: Int, census: LabelCensus, predicted: [Int32], reference: [Int32],
