@@ -122,6 +122,17 @@ import LegSegTestSupport
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("out.csv").path))
     }
 
+    @Test func anUnwritableCSVIsAnErrorAndNothingIsPrinted() throws {
+        let dir = try TestSupport.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let target = dir.appendingPathComponent("missing/folder/out.csv").path
+        let run = try CLIRun.legseg(["evaluate", "shapes_pred.nii.gz", "shapes_truth.nii.gz", "--csv", target], in: fixtures)
+        #expect(run.status == 1)
+        #expect(run.stdout.isEmpty)
+        #expect(run.stderr.hasPrefix("legseg: error: \(target): cannot write"))
+        #expect(run.stderr.split(separator: "\n").count == 1)
+    }
+
     @Test func badLabelListIsAUsageError() throws {
         let run = try CLIRun.legseg(["evaluate", "shapes_pred.nii.gz", "shapes_truth.nii.gz", "--labels", "1,5-x"], in: fixtures)
         #expect(run.status == 64)

@@ -7,7 +7,8 @@ import LegSegIO
 /// - Surfaces are 6-connected boundaries: a label voxel is on the surface when one of its six face neighbours is
 ///   another label or lies outside the volume (`mask & ~binary_erosion(mask)` in scipy, border value 0).
 /// - Distances are Euclidean in millimetres with the voxel spacing of the affine, from each surface voxel of one
-///   map to the nearest surface voxel of the other (exact distance transform).
+///   map to the nearest surface voxel of the other (exact distance transform). The spacing is the length of
+///   each affine column; a sheared affine (columns not orthogonal) is measured as if they were.
 /// - `hausdorff95MM` is the larger of the two directed 95th percentiles (numpy's default linear interpolation);
 ///   `averageSurfaceDistanceMM` is the mean over both surfaces' distances pooled (average symmetric surface
 ///   distance).
