@@ -6,5 +6,5 @@ struct LegSegCommand: AsyncParsableCommand {
         commandName: "legseg",
         abstract: "Find and label every leg muscle in MRI.",
         version: "0.1.0",
-        subcommands: [InfoCommand.self, BenchCommand.self, PhantomCommand.self])
+        subcommands: [InfoCommand.self, PhantomCommand.self, EvaluateCommand.self, BenchCommand.self])
 }
