@@ -245,3 +245,77 @@ def randomize(model, generator):
             elif isinstance(m, (nn.InstanceNorm2d, nn.InstanceNorm3d)):
                 m.weight.uniform_(0.6, 1.4, generator=generator)
                 m.bias.uniform_(-0.2, 0.2, generator=generator)
+
+
+def condition(model, x, logit_scale=4.0):
+    """Makes a random network numerically well-conditioned, as a trained one is: every convolution/linear
+    layer is rescaled (in forward order, LSUV-style) to unit output standard deviation on the input `x`, batch
+    norm running statistics are set to the statistics of that batch, and the final layers are scaled so the
+    logits have a standard deviation of about `logit_scale`. Without this, random residual nets reach logits
+    of 1e3, where even PyTorch's own f32 and f64 results differ by more than the parity tolerance."""
+    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Conv3d, nn.Linear))]
+    bns = [m for m in model.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d))]
+    model.train()
+    with torch.no_grad():
+        for layer in layers:
+            captured = {}
+            hook = layer.register_forward_hook(lambda mod, inp, out: captured.__setitem__("out", out))
+            model(x)
+            hook.remove()
+            std = captured["out"].std().clamp_min(1e-6)
+            layer.weight /= std
+            if layer.bias is not None:
+                layer.bias /= std
+        for bn in bns:
+            bn.reset_running_stats()
+            bn.momentum = None  # cumulative average: one batch gives exactly its statistics
+        model(x)
+        for bn in bns:
+            bn.momentum = 0.1
+        finals = [model.map] if hasattr(model, "map") else [h.output for h in model.heads.values()]
+        for layer in finals:
+            layer.weight *= logit_scale
+            layer.bias *= logit_scale
+    model.eval()
+
+
+def smooth_input(shape, generator, passes=4):
+    """Random smooth volume/image with fine noise: closer to MRI than white noise."""
+    x = torch.rand(shape, generator=generator)
+    pool = F.avg_pool3d if len(shape) == 5 else F.avg_pool2d
+    for _ in range(passes):
+        x = pool(x, 3, stride=1, padding=1, count_include_pad=False)
+    x = (x - x.mean()) / x.std().clamp_min(1e-6)
+    return x + 0.02 * (torch.rand(shape, generator=generator) - 0.5)
+
+
+def intensity_labels(x, classes):
+    """A learnable target: class = intensity band of channel 0 (bands at quantiles of x)."""
+    v = x[:, 0]
+    edges = torch.quantile(v.flatten(), torch.linspace(0, 1, classes + 1)[1:-1])
+    return torch.bucketize(v.contiguous(), edges)
+
+
+def fit(model, x, labels, steps=300, lr=0.01):
+    """A short Adam fit of the network to `labels` on the fixture input, so its outputs are as confident as a
+    trained network's (random networks have near-ties on many voxels, which makes a bf16 arg-max comparison
+    meaningless). Batch-norm statistics are recalibrated afterwards so eval mode matches."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    for _ in range(steps):
+        optimizer.zero_grad()
+        out = model(x)
+        probabilities = out if not isinstance(out, dict) else None
+        loss = F.nll_loss(torch.log(probabilities.clamp_min(1e-8)), labels)
+        loss.backward()
+        optimizer.step()
+    bns = [m for m in model.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d))]
+    with torch.no_grad():
+        for bn in bns:
+            bn.reset_running_stats()
+            bn.momentum = None
+        model(x)
+        for bn in bns:
+            bn.momentum = 0.1
+    model.eval()
+    return loss.item()

@@ -1,7 +1,8 @@
 """Writes the PyTorch parity fixtures for LegSeg's engine tests.
 
-For every configuration below it builds a random-weight model with the independent implementation in
-legseg_reference.py, writes it as a LegSeg model file (<name>.json + <name>.safetensors), runs a fixed input
+For every configuration below it builds a model with the independent implementation in legseg_reference.py
+(random weights, conditioned and fitted for a few seconds to a synthetic target so that its outputs are as
+decisive as a trained network's), writes it as a LegSeg model file (<name>.json + <name>.safetensors), runs a fixed input
 through PyTorch in f32 and stores input and output in <name>.io.safetensors. ops.json + ops.safetensors hold
 single-operation cases (convolutions with odd strides/padding/dilation, transposed convolutions, norms,
 activations, pooling, resampling, dense, concat). Deterministic given the seeds.
@@ -38,11 +39,11 @@ UNETS = [
     ("unet2d_leaky_none", dict(dimensions=2, inputChannels=1, classes=5, depth=4, baseFeatures=4, featureGrowth=2,
                                downsampling=[[2, 2], [2, 1], [1, 2]], normalization="none", activation="leakyRelu",
                                activationParameter=0.1),
-     [2, 1, 16, 24], "BF16"),
+     [2, 1, 32, 48], "BF16"),
     ("unet3d_relu_batch_deep", dict(dimensions=3, inputChannels=1, classes=5, depth=4, baseFeatures=4, featureGrowth=2,
                                     downsampling=[[1, 2, 2], [2, 2, 2], [2, 2, 2]], normalization="batch",
                                     activation="relu"),
-     [1, 1, 16, 32, 32], "F16"),
+     [1, 1, 8, 32, 32], "F16"),
 ]
 
 CLASSIFIERS = [
@@ -104,12 +105,16 @@ def make_unets():
     for seed, (name, cfg, shape, dtype) in enumerate(UNETS, start=1):
         cfg = full_unet_config(cfg)
         g = torch.Generator().manual_seed(1000 + seed)
+        torch.manual_seed(1000 + seed)
         model = ref.UNet(cfg)
         ref.randomize(model, g)
+        x = ref.smooth_input(shape, g)
+        # Conditioned and briefly fitted so the outputs are as decisive as a trained network's (see fit()).
+        ref.condition(model, x, logit_scale=1.0)
+        ref.fit(model, x, ref.intensity_labels(x, cfg["classes"]))
         tensors = ref.legseg_state_dict(model)
         ref.load_legseg_state_dict(model, stored(tensors, dtype))
         model.eval()
-        x = torch.rand(shape, generator=g) * 2 - 0.5
         with torch.no_grad():
             y = model(x)
         arch = dict(cfg, type="unet")
@@ -127,10 +132,11 @@ def make_classifiers():
         g = torch.Generator().manual_seed(1000 + seed)
         model = ref.SliceClassifier(cfg)
         ref.randomize(model, g)
+        x = ref.smooth_input(shape, g).clamp(-3, 3) / 6 + 0.5
+        ref.condition(model, x, logit_scale=2.0)
         tensors = ref.legseg_state_dict(model)
         ref.load_legseg_state_dict(model, stored(tensors, dtype))
         model.eval()
-        x = torch.rand(shape, generator=g)
         with torch.no_grad():
             ys = model(x)
         spec = {"normalization": {"rule": "minmax"}, "patchSize": cfg["imageSize"], "voxelSizeMM": []}
@@ -233,7 +239,7 @@ def make_ops():
 
 if __name__ == "__main__":
     torch.manual_seed(0)
-    torch.set_num_threads(1)
+    torch.set_num_threads(2)
     os.makedirs(OUT, exist_ok=True)
     make_unets()
     make_classifiers()

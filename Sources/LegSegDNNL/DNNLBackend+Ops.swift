@@ -35,11 +35,13 @@ extension DNNLBackend {
             throw EngineError.shape("\(op): residual \(residual.shape) does not match the output \(outShape)")
         }
         let type = dataType(x.precision)
+        let outPrecision = residual?.precision ?? (epilogue.f32Output ? .f32 : x.precision)
         var key = CacheKey(op)
         key.add(x.md); key.add(wDims); key.add(type); key.add(b != nil); key.add(g.stride); key.add(g.padding)
-        key.add(g.dilation); key.add(g.outputPadding); key.add(epilogue.activation); key.add(residual?.md)
+        key.add(g.dilation); key.add(g.outputPadding); key.add(epilogue.activation); key.add(residual?.md); key.add(outPrecision)
         let p = try primitive(key) {
-            var src = anyMD(x.shape, type), wts = anyMD(wDims, type), dst = residual?.md ?? anyMD(outShape, type)
+            var src = anyMD(x.shape, type), wts = anyMD(wDims, type)
+            var dst = residual?.md ?? anyMD(outShape, dataType(outPrecision))
             var bmd = plainMD([outputs], dnnl_f32)
             let strides = g.stride.map(Int64.init), dil = g.dilation.map { Int64($0 - 1) }
             let padL = g.padding.map(Int64.init)
@@ -58,7 +60,7 @@ extension DNNLBackend {
         }
         let src = try conform(x, to: p.md(dnnl_query_src_md), constant: false)
         let wts = try conform(w, to: p.md(dnnl_query_weights_md), constant: true)
-        let out = try residual ?? newTensor(outShape, x.precision, p.md(dnnl_query_dst_md))
+        let out = try residual ?? newTensor(outShape, outPrecision, p.md(dnnl_query_dst_md))
         var args: [(Int32, dnnl_memory_t)] = [(DNNL_ARG_SRC, src.memory), (DNNL_ARG_WEIGHTS, wts.memory), (DNNL_ARG_DST, out.memory)]
         if let b { args.append((DNNL_ARG_BIAS, b.memory)) }
         try execute(p, args)
@@ -79,12 +81,14 @@ extension DNNLBackend {
         let residual = try epilogue.residual.map { try cast($0, "dense") }
         if let residual, residual.shape != outShape { throw EngineError.shape("dense: residual \(residual.shape) vs output \(outShape)") }
         let type = dataType(x.precision)
+        let outPrecision = residual?.precision ?? (epilogue.f32Output ? .f32 : x.precision)
         let xDims = x.md.dimensions
         let wDims = [outputs] + xDims.dropFirst()
         var key = CacheKey("dense")
         key.add(x.md); key.add(outputs); key.add(type); key.add(b != nil); key.add(epilogue.activation); key.add(residual?.md)
+        key.add(outPrecision)
         let p = try primitive(key) {
-            var src = x.md, wts = anyMD(wDims, type), dst = residual?.md ?? anyMD(outShape, type)
+            var src = x.md, wts = anyMD(wDims, type), dst = residual?.md ?? anyMD(outShape, dataType(outPrecision))
             var bmd = plainMD([outputs], dnnl_f32)
             var desc = dnnl_inner_product_desc_t()
             let status = withUnsafeMutablePointer(to: &bmd) { bp in
@@ -106,7 +110,7 @@ extension DNNLBackend {
             if wts !== view { w.variants[variantKey] = wts }
         }
         let src = try conform(x, to: p.md(dnnl_query_src_md), constant: false)
-        let out = try residual ?? newTensor(outShape, x.precision, p.md(dnnl_query_dst_md))
+        let out = try residual ?? newTensor(outShape, outPrecision, p.md(dnnl_query_dst_md))
         var args: [(Int32, dnnl_memory_t)] = [(DNNL_ARG_SRC, src.memory), (DNNL_ARG_WEIGHTS, wts.memory), (DNNL_ARG_DST, out.memory)]
         if let b { args.append((DNNL_ARG_BIAS, b.memory)) }
         try execute(p, args)

@@ -152,9 +152,14 @@ public struct Epilogue {
     /// this tensor's memory, so the caller must not use it afterwards.
     public var residual: (any DeviceTensor)?
 
-    public init(activation: Activation = .identity, residual: (any DeviceTensor)? = nil) {
+    /// Writes the output in f32 even when the input is bf16 (used for logits before a softmax, as PyTorch's
+    /// autocast does). Ignored when a residual is given (the output then takes the residual's precision).
+    public var f32Output: Bool
+
+    public init(activation: Activation = .identity, residual: (any DeviceTensor)? = nil, f32Output: Bool = false) {
         self.activation = activation
         self.residual = residual
+        self.f32Output = f32Output
     }
 
     public static var none: Epilogue { Epilogue() }

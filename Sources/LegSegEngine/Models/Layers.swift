@@ -86,7 +86,12 @@ final class ConvUnit {
         self.epsilon = norm.epsilon
     }
 
+    /// Logit layers write f32 so the softmax that follows sees unrounded values (as with PyTorch's autocast).
+    var f32Output = false
+
     private func raw(_ x: any DeviceTensor, _ epilogue: Epilogue) throws -> any DeviceTensor {
+        var epilogue = epilogue
+        epilogue.f32Output = f32Output
         switch kind {
         case .convolution(let g):
             return try backend.convolution(x, weight: weight, bias: bias, geometry: g, epilogue: epilogue)

@@ -31,9 +31,11 @@ public final class SliceClassifier {
                                                       weights: weights, epsilon: c.normEpsilon),
                              activation: c.activation)
             }
-            layers.append(try ConvUnit(backend: backend, precision: precision, kind: .dense,
-                                       prefix: "heads.\(head.name).output", weights: weights, norm: .none(),
-                                       activation: .identity))
+            let output = try ConvUnit(backend: backend, precision: precision, kind: .dense,
+                                      prefix: "heads.\(head.name).output", weights: weights, norm: .none(),
+                                      activation: .identity)
+            output.f32Output = true
+            layers.append(output)
             return (head.name, layers)
         }
     }

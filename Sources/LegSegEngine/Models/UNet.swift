@@ -69,6 +69,7 @@ public final class UNet {
             try ResidualBlock("decoder.\($0).block", config: configuration, backend: backend, precision: precision, weights: weights)
         }
         map = try plain("map", .same(kernel: 1, rank: rank))
+        map.f32Output = true
     }
 
     /// Class probabilities for `input` `[N, inputChannels, spatial...]`, already on the backend.

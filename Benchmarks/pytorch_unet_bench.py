@@ -1,0 +1,99 @@
+"""PyTorch companion of `legseg bench engine`: the identical UNet (Reference/pytorch/legseg_reference.py, same
+configuration and patch) timed in PyTorch eager f32 and bf16 autocast, channels-last, with the same thread
+count; then the ratio PyTorch ms / LegSeg ms for every configuration and precision (higher is better for
+LegSeg; the issue's targets are >= 2 for f32 and >= 1.3 for bf16).
+
+    swift build -c release --scratch-path .build-engine
+    python3 Benchmarks/pytorch_unet_bench.py --threads 2 [--legseg .build-engine/release/legseg] [--json]
+
+It runs `legseg bench engine --json` itself (same --threads, --repeats, --patch, --configs), or reads its
+lines from --legseg-json FILE.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Reference", "pytorch"))
+import legseg_reference as ref  # noqa: E402
+
+CONFIGS = {
+    "spec": dict(dimensions=3, inputChannels=1, classes=22, depth=5, baseFeatures=32, featureGrowth=2,
+                 downsampling=[[1, 2, 2], [2, 2, 2], [2, 2, 2], [2, 2, 2]], normalization="batch",
+                 activation="gelu", normEpsilon=0.001, dropout=0.2),
+    "small": dict(dimensions=3, inputChannels=1, classes=22, depth=4, baseFeatures=16, featureGrowth=2,
+                  downsampling=[[1, 2, 2], [2, 2, 2], [2, 2, 2]], normalization="batch", activation="gelu",
+                  normEpsilon=0.001, dropout=0.2),
+}
+
+
+def time_torch(cfg, patch, batch, precision, repeats):
+    model = ref.UNet(cfg).eval().to(memory_format=torch.channels_last_3d)
+    x = torch.rand([batch, 1] + patch).to(memory_format=torch.channels_last_3d)
+
+    def run():
+        with torch.inference_mode():
+            if precision == "bf16":
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    return model(x)
+            return model(x)
+
+    t0 = time.perf_counter()
+    run()
+    first = (time.perf_counter() - t0) * 1000
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - t0) * 1000)
+    return sorted(times)[len(times) // 2], first
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--patch", default="32,112,112")
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--configs", default="small,spec")
+    ap.add_argument("--precisions", default="f32,bf16")
+    ap.add_argument("--legseg", default=".build-engine/release/legseg")
+    ap.add_argument("--legseg-json", help="read `legseg bench engine --json` lines from this file instead")
+    ap.add_argument("--json", action="store_true", help="one JSON object per line")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    patch = [int(v) for v in args.patch.split(",")]
+
+    if args.legseg_json:
+        lines = open(args.legseg_json).read().splitlines()
+    else:
+        cmd = [args.legseg, "bench", "engine", "--json", "--threads", str(args.threads), "--repeats",
+               str(args.repeats), "--patch", args.patch, "--batch", str(args.batch), "--configs", args.configs,
+               "--precisions", args.precisions]
+        lines = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()
+    legseg = {(r["config"], r["precision"]): r for r in map(json.loads, filter(None, lines))}
+
+    for name in args.configs.split(","):
+        for precision in args.precisions.split(","):
+            torch_ms, torch_first = time_torch(CONFIGS[name], patch, args.batch, precision, args.repeats)
+            ours = legseg.get((name, precision))
+            ratio = torch_ms / ours["ms"] if ours else float("nan")
+            row = {"config": name, "precision": precision, "patch": patch, "batch": args.batch,
+                   "threads": args.threads, "torch": torch.__version__,
+                   "torch_mode": "eager channels_last" + (" + autocast bf16" if precision == "bf16" else ""),
+                   "torch_ms": round(torch_ms, 1), "legseg_ms": ours["ms"] if ours else None,
+                   "ratio": round(ratio, 2), "gflop": ours["gflop"] if ours else None,
+                   "legseg_bf16_native": ours.get("bf16_native") if ours else None}
+            if args.json:
+                print(json.dumps(row), flush=True)
+            else:
+                print(f"{name:5s} {precision:4s} patch {'x'.join(map(str, patch))} threads {args.threads}: "
+                      f"PyTorch {torch_ms:9.1f} ms, LegSeg {row['legseg_ms']} ms -> ratio {ratio:.2f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()
