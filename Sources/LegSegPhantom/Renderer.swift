@@ -30,14 +30,54 @@ final class SliceLeg {
     let warp: ValueNoise
     let kneeCentre: Vec2?
     let reach: Double
+    /// Bounding circle of each blob (centre x, y, radius squared) to skip far muscles cheaply.
+    let muscleBounds: [(Double, Double, Double)]
+    /// Displacement field sampled every `warpStep` mm over the leg's box, bilinearly interpolated.
+    let warpGrid: [Float]
+    let warpOrigin: Vec2, warpStep: Double, warpN: Int
 
     init(envCentre: Vec2, env: [Double], skin: [Double], poles: [Vec2], bones: [BoneShape], discs: [Disc],
          muscles: [MuscleState], muscleLabel: [UInt8], muscleFF: [Double], muscleThreshold: [Float],
-         muscleNoise: [ValueNoise], muscleGain: [Double], warp: ValueNoise, kneeCentre: Vec2?, reach: Double) {
+         muscleNoise: [ValueNoise], muscleGain: [Double], warp: ValueNoise, kneeCentre: Vec2?, reach: Double, z: Double) {
         self.envCentre = envCentre; self.env = env; self.skin = skin; self.poles = poles; self.bones = bones
         self.discs = discs; self.muscles = muscles; self.muscleLabel = muscleLabel; self.muscleFF = muscleFF
         self.muscleThreshold = muscleThreshold; self.muscleNoise = muscleNoise; self.muscleGain = muscleGain
         self.warp = warp; self.kneeCentre = kneeCentre; self.reach = reach
+        muscleBounds = muscles.map { m in
+            let c = poles[m.pole] + Vec2(cos(m.theta), sin(m.theta)) * m.rc
+            // arc length covered by the blob, measured as a chord bound, plus radial extent
+            let ext = blobReach * max(m.a, m.b) + 2 * warpAmplitude + 2
+            return (c.x, c.y, ext * ext)
+        }
+        warpStep = 4
+        warpN = Int((2 * (reach + 2 * warpStep)) / warpStep) + 2
+        warpOrigin = Vec2(envCentre.x - reach - 2 * warpStep, envCentre.y - reach - 2 * warpStep)
+        var grid = [Float](repeating: 0, count: 3 * warpN * warpN)
+        for j in 0..<warpN {
+            for i in 0..<warpN {
+                let p = Vec2(warpOrigin.x + Double(i) * warpStep, warpOrigin.y + Double(j) * warpStep)
+                let q = warped(p, z: z, warp: warp)
+                grid[3 * (i + warpN * j)] = Float(q.x - p.x)
+                grid[3 * (i + warpN * j) + 1] = Float(q.y - p.y)
+                // smooth field whose zero isolines draw the intramuscular aponeuroses
+                grid[3 * (i + warpN * j) + 2] = warp.sample(Float(p.x / 22) + 11.3, Float(p.y / 22) - 4.1, Float(z / 60) + 7.7)
+            }
+        }
+        warpGrid = grid
+    }
+
+    /// The warped position of p and the aponeurosis field there (bilinear in the precomputed grid).
+    @inline(__always) func warpedPoint(_ p: Vec2) -> (Vec2, Float) {
+        let fx = (p.x - warpOrigin.x) / warpStep, fy = (p.y - warpOrigin.y) / warpStep
+        let ix = max(0, min(warpN - 2, Int(fx))), iy = max(0, min(warpN - 2, Int(fy)))
+        let tx = Float(max(0, min(1, fx - Double(ix)))), ty = Float(max(0, min(1, fy - Double(iy))))
+        let i00 = 3 * (ix + warpN * iy), i10 = i00 + 3, i01 = i00 + 3 * warpN, i11 = i01 + 3
+        return warpGrid.withUnsafeBufferPointer { g in
+            @inline(__always) func bl(_ o: Int) -> Float {
+                (g[i00 + o] * (1 - tx) + g[i10 + o] * tx) * (1 - ty) + (g[i01 + o] * (1 - tx) + g[i11 + o] * tx) * ty
+            }
+            return (Vec2(p.x + Double(bl(0)), p.y + Double(bl(1))), bl(2))
+        }
     }
 }
 
@@ -83,7 +123,7 @@ struct Renderer: Sendable {
         return SliceLeg(envCentre: lv.envCentre, env: lv.env, skin: skin, poles: poles, bones: bones, discs: discs,
                         muscles: muscles, muscleLabel: labels, muscleFF: ff, muscleThreshold: thr, muscleNoise: noise,
                         muscleGain: gains, warp: m.warp,
-                        kneeCentre: knee, reach: skin.max()! + 2)
+                        kneeCentre: knee, reach: skin.max()! + 2, z: z)
     }
 
     /// Label, tissue and (for muscle) fat fraction and water-gain factor at one point.
@@ -122,12 +162,16 @@ struct Renderer: Sendable {
         guard owner >= 0 else { return (UInt8(L.subcutaneousFat), .subcutaneousFat, 0, 1) }
         let leg = sl[owner]
         let r = owner == 0 ? rs.0 : rs.1, phi = owner == 0 ? phis.0 : phis.1
-        for n in leg.discs.indices {
-            let d = leg.discs[n]
-            let dd = (p - d.c).length
-            if dd < d.r { return (0, d.tissue, 0, 1) }
-            if dd < d.r + d.cuff { return (0, .intermuscularFat, 0, 1) }
+        let discHit: (Tissue, Bool)? = leg.discs.withUnsafeBufferPointer { ds in
+            for d in ds {
+                let ex = p.x - d.c.x, ey = p.y - d.c.y
+                let rr = d.r + d.cuff
+                if ex * ex + ey * ey >= rr * rr { continue }
+                return (ex * ex + ey * ey < d.r * d.r) ? (d.tissue, true) : (.intermuscularFat, false)
+            }
+            return nil
         }
+        if let h = discHit { return (0, h.0, 0, 1) }
         if r >= LegModel.lookup(leg.env, phi) {
             if dUnion > -skinThickness { return (UInt8(L.subcutaneousFat), .skin, 0, 1) }
             return (UInt8(L.subcutaneousFat), .subcutaneousFat, 0, 1)
@@ -146,12 +190,15 @@ struct Renderer: Sendable {
         }
         if leg.muscles.isEmpty { return (0, .intermuscularFat, 0, 1) }
         // Smoothly warped position: septa wander instead of following perfect conics.
-        let q = warped(p, z: z, warp: leg.warp)
+        let (q, aponeurosis) = leg.warpedPoint(p)
         let d0 = q - leg.poles[0], d1 = q - leg.poles[1]
         let r0 = d0.length, t0 = fastAtan2(d0.y, d0.x), r1 = d1.length, t1 = fastAtan2(d1.y, d1.x)
         var best = -Double.infinity, second = -Double.infinity, bi = 0, si = 0
         leg.muscles.withUnsafeBufferPointer { ms in
             for k in 0..<ms.count {
+                let bnd = leg.muscleBounds[k]
+                let ex = q.x - bnd.0, ey = q.y - bnd.1
+                if ex * ex + ey * ey > bnd.2 { continue }
                 let m = ms[k]
                 let sc = m.pole == 0 ? blobScore(m, r: r0, theta: t0) : blobScore(m, r: r1, theta: t1)
                 if sc > best { second = best; si = bi; best = sc; bi = k } else if sc > second { second = sc; si = k }
@@ -176,10 +223,7 @@ struct Renderer: Sendable {
         }
         // Intramuscular aponeuroses and septa: thin curved dark lines inside larger muscles (isolines of a smooth
         // per-muscle noise field), as real out-phase images show.
-        if leg.muscles[bi].target > 700 {
-            let n = leg.muscleNoise[bi].sample(Float(p.x / 22) + 11.3, Float(p.y / 22) - 4.1, Float(z / 60))
-            if abs(n) < 0.012 { return (label, .intermuscularFat, 0, 1) }
-        }
+        if abs(aponeurosis) < 0.012 && leg.muscles[bi].target > 700 { return (label, .intermuscularFat, 0, 1) }
         // Fatty infiltration: streaks elongated along the leg (fibre direction), thresholded so that the muscle's
         // mean fat fraction matches its target.
         let mu = leg.muscleFF[bi]
