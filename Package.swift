@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "LegSegCLITests", dependencies: ["legseg", "LegSegIO", "LegSegTestSupport"]),
         .testTarget(name: "LegSegEngineTests", dependencies: ["LegSegEngine", "LegSegDNNL", "LegSegTestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "LegSegPipelineTests", dependencies: ["LegSegPipeline", "LegSegIO", "LegSegTestSupport"],
+        .testTarget(name: "LegSegPipelineTests", dependencies: ["LegSegPipeline", "LegSegIO", "LegSegEngine", "LegSegDNNL", "LegSegTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "LegSegPhantomTests", dependencies: ["LegSegPhantom", "LegSegIO", "LegSegTestSupport"]),
     ]
