@@ -111,14 +111,20 @@ struct LegModel: Sendable {
         let z0 = zRange.lowerBound - spacing, z1 = zRange.upperBound + spacing
         zStart = z0
         let n = Int(((z1 - z0) / spacing).rounded(.up)) + 1
-        var built: [Level] = []
         let vTot = subject.totalMuscleVolumeCM3
-        for j in 0..<n {
-            let z = z0 + Double(j) * spacing
-            built.append(LegModel.buildLevel(g: g, z: z, vTot: vTot, satPhase: satPhase, fatBase: fatBase,
-                                             fitStep: fitStep, core: core(z), warp: warp))
+        let cores = (0..<n).map { core(z0 + Double($0) * spacing) }
+        let geometry = g, phases = satPhase, base = fatBase
+        // Levels are independent: fit them in parallel (each writes only its own slot).
+        var built = [Level?](repeating: nil, count: n)
+        built.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let out = buffer.baseAddress!
+            DispatchQueue.concurrentPerform(iterations: n) { j in
+                let z = z0 + Double(j) * spacing
+                out[j] = LegModel.buildLevel(g: geometry, z: z, vTot: vTot, satPhase: phases, fatBase: base,
+                                             fitStep: fitStep, core: cores[j], warp: warp)
+            }
         }
-        levels = built
+        levels = built.map { $0! }
     }
 
     // MARK: Targets and envelope
@@ -309,13 +315,14 @@ struct LegModel: Sendable {
             }
             blob[i] = r
         }
-        for _ in 0..<4 {
+        for _ in 0..<40 {
             let prev = blob
             for i in 0..<envelopeBins {
                 blob[i] = 0.25 * prev[(i + envelopeBins - 1) % envelopeBins] + 0.5 * prev[i] + 0.25 * prev[(i + 1) % envelopeBins]
             }
         }
-        for i in 0..<envelopeBins { env[i] = 0.35 * env[i] + 0.65 * blob[i] }
+        // Mostly the smooth ellipse: real limbs are rounded; the blob union only bulges it where muscles are.
+        for i in 0..<envelopeBins { env[i] = 0.65 * env[i] + 0.35 * blob[i] }
         let scale = (total / area(env)).squareRoot()
         var clamped = [Bool](repeating: false, count: envelopeBins)
         for i in 0..<envelopeBins {

@@ -184,7 +184,7 @@ struct LegGeometry: Sendable {
                 add(axis + worldOffset(lat: 0, ant: -(ap - 1) * h), 4.5 * h, 4 * h, angle: lateralAngle, cortex: 10, L.femur)
             }
         }
-        if sf >= 0.88 && sf < 0.995 {
+        if sf >= 0.88 && sf < 0.999 {
             let axis = femurAxis(z)
             let t = min(1, (sf - 0.88) / 0.1)
             add(axis + worldOffset(lat: 19 * h, ant: -6 * h), (17 + 4 * t) * h, (17 + 4 * t) * h, cortex: 1.5, L.femur)
@@ -197,7 +197,7 @@ struct LegGeometry: Sendable {
             add(femurAxis(z) + worldOffset(lat: 0, ant: 37 * h), 22 * h * f, 11 * h * f.squareRoot(), angle: lateralAngle, cortex: 1.5, L.patella)
         }
         // ---- Tibia: plateau 75-83 mm [TIB-P], triangular shaft, widening distally, medial malleolus.
-        if st > 0.012 && st < 1.0 {
+        if st > 0.004 && st < 1.0 {
             let axis = tibiaAxis(z)
             var ml: Double, ap: Double, cortex: Double, ant = 0.0
             if st < 0.08 { ml = 39; ap = 25; cortex = 1.5; ant = -3 }

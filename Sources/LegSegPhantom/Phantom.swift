@@ -129,14 +129,14 @@ public enum PhantomGenerator {
             guard s < 0.1 else { return nil }
             let t = min(1, max(0, (0.1 - s) / 0.2))  // 0 at the perineum, 1 above the hip
             let up = min(1, max(0, -s / 0.4))
-            let halfW = (40 + 25 * t + 15 * up) * hs, halfD = (35 + 25 * t) * hs
+            let halfW = (40 + 30 * t + 20 * up) * hs, halfD = (35 + 30 * t + 15 * up) * hs
             var sacrum: BoneShape?
             if s < -0.05 && s > -0.5 {
                 let u = min(1, (-0.05 - s) / 0.35)
                 sacrum = BoneShape(c: Vec2(0, (62 + 10 * u) * hs), ax: (18 + 30 * u) * hs, ay: (14 + 3 * u) * hs, angle: 0,
                                    cortex: 2, label: L.sacrum, redMarrow: true)
             }
-            return PelvisCore(centre: Vec2(0, (12 + 8 * up) * hs), halfWidth: halfW, halfDepth: halfD, sacrum: sacrum, fat: fat)
+            return PelvisCore(centre: Vec2(0, (12 + 18 * up) * hs), halfWidth: halfW, halfDepth: halfD, sacrum: sacrum, fat: fat)
         }
     }
 

@@ -79,7 +79,7 @@ struct Renderer: Sendable {
             gains.append(signal.muscleWaterGain[String(label)] ?? 1)
         }
         let skin = zip(lv.env, lv.sat).map { $0 + $1 }
-        let knee: Vec2? = abs(z - g.zKnee + 1) < 2 * g.hs ? g.tibiaAxis(z) : nil
+        let knee: Vec2? = z < g.zKnee + 0.001 * g.lf && z > g.zKnee - 0.004 * g.lt ? g.tibiaAxis(z) : nil
         return SliceLeg(envCentre: lv.envCentre, env: lv.env, skin: skin, poles: poles, bones: bones, discs: discs,
                         muscles: muscles, muscleLabel: labels, muscleFF: ff, muscleThreshold: thr, muscleNoise: noise,
                         muscleGain: gains, warp: m.warp,
@@ -174,6 +174,12 @@ struct Renderer: Sendable {
             let gap = (best - second) / (grad(leg.muscles[bi]) + grad(leg.muscles[si]) + 1e-6)
             if gap < septumHalfWidth { return (label, .intermuscularFat, 0, 1) }
         }
+        // Intramuscular aponeuroses and septa: thin curved dark lines inside larger muscles (isolines of a smooth
+        // per-muscle noise field), as real out-phase images show.
+        if leg.muscles[bi].target > 700 {
+            let n = leg.muscleNoise[bi].sample(Float(p.x / 22) + 11.3, Float(p.y / 22) - 4.1, Float(z / 60))
+            if abs(n) < 0.012 { return (label, .intermuscularFat, 0, 1) }
+        }
         // Fatty infiltration: streaks elongated along the leg (fibre direction), thresholded so that the muscle's
         // mean fat fraction matches its target.
         let mu = leg.muscleFF[bi]
@@ -229,7 +235,7 @@ struct Renderer: Sendable {
             let sl = legs.map { sliceLeg($0, z: z) }
             let coreHere = core(z)
             let sf = legs[0].g.sF(z)
-            let blend = sf < 0.1 ? 22 * hs : max(2, 22 * hs * (1 - (sf - 0.1) / 0.15))
+            let blend = sf < 0.1 ? 35 * hs : max(2, 35 * hs * (1 - (sf - 0.1) / 0.12))
             // Bounding box of the body at this z.
             var xLo = Double.infinity, xHi = -Double.infinity, yLo = Double.infinity, yHi = -Double.infinity
             for leg in sl {
@@ -330,4 +336,4 @@ struct Renderer: Sendable {
 }
 
 /// Half-width (mm) of the thin fat septa drawn between neighbouring muscles.
-let septumHalfWidth = 0.45
+let septumHalfWidth = 0.35
