@@ -45,6 +45,7 @@ public struct SegmentationReport: Sendable {
 public struct SegmentationError: LegSegError {
     public let file: String?
     public let message: String
+    public init(file: String?, message: String) { self.file = file; self.message = message }
     public var description: String { file.map { "\($0): \(message)" } ?? message }
 }
 
@@ -129,6 +130,7 @@ public final class Segmenter {
             let map = network.outputLabels[leg.side] ?? []
             for k in 0..<box.size[2] { for j in 0..<box.size[1] { for i in 0..<box.size[0] {
                 let s = i + box.size[0] * (j + box.size[1] * k)
+                guard leg.owned.contains(i + boxOrigin[0]) else { continue }
                 let g = labels.index(i + boxOrigin[0], j + boxOrigin[1], k + boxOrigin[2])
                 guard mask.voxels[g] != 0, conf[s] > confidence[g] else { continue }
                 confidence[g] = conf[s]
