@@ -48,10 +48,10 @@ let package = Package(
         .testTarget(name: "LegSegIOTests", dependencies: ["LegSegIO", "LegSegTestSupport"],
                     resources: [.copy("Fixtures")]),
         // Depends on the executable so that `swift test` builds the `legseg` binary the CLI tests run.
-        .testTarget(name: "LegSegCLITests", dependencies: ["legseg", "LegSegIO", "LegSegTestSupport"]),
+        .testTarget(name: "LegSegCLITests", dependencies: ["legseg", "LegSegIO", "LegSegEngine", "LegSegTestSupport"]),
         .testTarget(name: "LegSegEngineTests", dependencies: ["LegSegEngine", "LegSegDNNL", "LegSegTestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "LegSegPipelineTests", dependencies: ["LegSegPipeline", "LegSegIO", "LegSegTestSupport"],
+        .testTarget(name: "LegSegPipelineTests", dependencies: ["LegSegPipeline", "LegSegIO", "LegSegEngine", "LegSegDNNL", "LegSegTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "LegSegPhantomTests", dependencies: ["LegSegPhantom", "LegSegIO", "LegSegTestSupport"]),
     ]

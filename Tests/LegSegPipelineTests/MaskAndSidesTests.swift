@@ -66,6 +66,8 @@ func dice(_ a: Volume<UInt8>, _ b: Volume<UInt8>) -> Double {
         #expect(cut > 25 && cut < 39)  // between the legs (edges at 25 and 39)
         #expect(parts[1].columns.lowerBound == cut - overlap)
         #expect(parts[0].columns.lowerBound == 0 && parts[1].columns.upperBound == 64)
+        // Each column's labels are written by exactly one leg.
+        #expect(parts[0].owned == 0..<cut && parts[1].owned == cut..<64)
     }
 
     @Test func touchingLegsSplitAtTheValley() {

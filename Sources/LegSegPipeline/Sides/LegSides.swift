@@ -10,7 +10,17 @@ public enum Side: String, Codable, Sendable, CaseIterable {
 /// left) that hold it, including the overlap strip shared with the other leg.
 public struct LegPart: Equatable, Sendable {
     public var side: Side
+    /// Columns the network sees for this leg (its own plus the shared overlap strip, for context).
     public var columns: Range<Int>
+    /// Columns whose labels this leg writes: its side of the cut only, so the overlap strip never carries the
+    /// other leg's labels with this leg's side.
+    public var owned: Range<Int>
+
+    public init(side: Side, columns: Range<Int>, owned: Range<Int>? = nil) {
+        self.side = side
+        self.columns = columns
+        self.owned = owned ?? columns
+    }
 }
 
 /// Finds one or two legs in a canonical (LPS) foreground mask and splits them at the gap between them.
@@ -38,8 +48,8 @@ public struct LegSides: Sendable {
         let profile = columnProfile(mask)
         let overlap = Int((overlapFraction * Double(nx)).rounded(.toNearestOrEven))
         if let cut = cutBetweenComponents(mask, profile: profile) ?? cutAtValley(profile) {
-            return [LegPart(side: .right, columns: 0..<min(nx, cut + overlap)),
-                    LegPart(side: .left, columns: max(0, cut - overlap)..<nx)]
+            return [LegPart(side: .right, columns: 0..<min(nx, cut + overlap), owned: 0..<cut),
+                    LegPart(side: .left, columns: max(0, cut - overlap)..<nx, owned: cut..<nx)]
         }
         return [LegPart(side: singleLegSide(mask, profile: profile), columns: 0..<nx)]
     }

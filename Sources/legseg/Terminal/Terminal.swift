@@ -21,6 +21,11 @@ enum Terminal {
         FileHandle.standardError.write(Data("legseg: error: \(message(for: error))\n".utf8))
     }
 
+    /// An informational line on stderr (stdout stays machine-readable).
+    static func note(_ text: String) {
+        FileHandle.standardError.write(Data("\(text)\n".utf8))
+    }
+
     static func warn(_ text: String) {
         FileHandle.standardError.write(Data("legseg: warning: \(text)\n".utf8))
     }

@@ -160,9 +160,10 @@ public enum LabelTables {
         }
     }
 
-    /// ITK-SNAP label description text of the standardized table (for viewing phantoms).
+    /// ITK-SNAP label description text of the standardized table. Descriptions are generated from the names, so
+    /// the original file's stale "89"/"90" in the quadratus lumborum lines (spec §5.2) cannot recur.
     public static func itkSnapDescription() -> String {
-        var lines = ["# ITK-SNAP Label Description File (LegSeg phantom, standardized Muscles_leg table)"]
+        var lines = ["# ITK-SNAP Label Description File (LegSeg, standardized Muscles_leg table)"]
         for s in standardized {
             func line(_ idx: Int, _ c: (UInt8, UInt8, UInt8), _ suffix: String) -> String {
                 let vis = idx == 0 ? "0 0 0" : "1 1 1"

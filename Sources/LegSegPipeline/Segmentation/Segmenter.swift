@@ -1,0 +1,218 @@
+import Foundation
+import LegSegEngine
+import LegSegIO
+
+/// Which part of the leg to segment: found per slice by the classifier (`auto`), or forced.
+public enum RegionChoice: String, Codable, Sendable, CaseIterable {
+    case auto, thigh, lowerleg
+}
+
+public struct SegmentationOptions: Sendable {
+    public var region: RegionChoice = .auto
+    /// Peak memory budget for patches, in bytes.
+    public var memoryBudgetBytes: Double = 1.5e9
+    /// Overlap of neighbouring patches (fraction of the patch).
+    public var overlap = 0.5
+    /// Also run each patch mirrored left/right and average (test-time augmentation).
+    public var mirror = false
+    /// Keep only the largest 6-connected component of each label.
+    public var largestComponent = true
+    /// Minimum length in mm of an inner body region in the slice staircase fit.
+    public var minimumRegionMM = 30.0
+    public init() {}
+}
+
+/// Receives progress of long stages; the CLI draws it on a terminal. Libraries never print.
+public protocol SegmentationProgress: AnyObject {
+    func stage(_ name: String)
+    func advance(done: Int, of total: Int)
+}
+
+/// What a segmentation produced, besides the label map.
+public struct SegmentationReport: Sendable {
+    public var legs: [LegPart] = []
+    /// Body region of every canonical slice (inferior first) when the classifier ran.
+    public var sliceRegions: [BodyRegion]? = nil
+    /// Canonical slice ranges given to each network.
+    public var regionSlices: [SegmentationRegion: Range<Int>] = [:]
+    public var patchSize: [SegmentationRegion: [Int]] = [:]
+    public var patches = 0
+    /// Seconds per stage, in order.
+    public var timings: [(stage: String, seconds: Double)] = []
+    public var warnings: [String] = []
+}
+
+public struct SegmentationError: LegSegError {
+    public let file: String?
+    public let message: String
+    public init(file: String?, message: String) { self.file = file; self.message = message }
+    public var description: String { file.map { "\($0): \(message)" } ?? message }
+}
+
+/// The SegmentData pipeline (spec §1), made orientation-correct and probability-merged:
+///
+/// canonicalise (LPS) → clip at the 99.9th percentile → foreground mask → sides → body regions per slice →
+/// per (side, region): crop, normalise once, Gaussian-weighted sliding windows → merge by probability →
+/// largest component per label → undo canonicalisation. The label map comes back on the input's grid.
+public final class Segmenter {
+    public let networks: [SegmentationRegion: RegionNetwork]
+    public let classifier: SliceRegionClassifier?
+    public var options: SegmentationOptions
+    public weak var progress: SegmentationProgress?
+
+    public init(networks: [SegmentationRegion: RegionNetwork], classifier: SliceRegionClassifier?, options: SegmentationOptions = .init()) {
+        self.networks = networks
+        self.classifier = classifier
+        self.options = options
+    }
+
+    /// Labels (standardized table) for `image`, on its own grid.
+    public func segment(_ image: Volume<Float>, file: String? = nil) throws -> (labels: Volume<UInt8>, report: SegmentationReport) {
+        var report = SegmentationReport()
+        var clock = DispatchTime.now().uptimeNanoseconds
+        func lap(_ stage: String) {
+            let now = DispatchTime.now().uptimeNanoseconds
+            report.timings.append((stage, Double(now - clock) / 1e9))
+            clock = now
+        }
+        progress?.stage("preparing")
+        let (canonical, transform) = image.canonicalised()
+        var data = canonical
+        let top = Segmenter.robustMaximum(data.voxels)
+        for n in data.voxels.indices { data.voxels[n] = min(max(data.voxels[n], 0), top) }
+        let mask = ForegroundMask()(data)
+        for n in data.voxels.indices where mask.voxels[n] == 0 { data.voxels[n] = 0 }
+        lap("mask")
+        var labels = Volume<UInt8>(shape: canonical.shape, repeating: 0, affine: canonical.affine)
+        report.legs = LegSides().split(mask)
+        guard !report.legs.isEmpty else {
+            report.warnings.append("no leg found: the image has no foreground; the label map is empty")
+            return (labels.undoing(transform), report)
+        }
+        lap("sides")
+
+        // Which slices each network sees.
+        let nz = canonical.shape[2]
+        switch options.region {
+        case .thigh: report.regionSlices = [.thigh: 0..<nz]
+        case .lowerleg: report.regionSlices = [.lowerLeg: 0..<nz]
+        case .auto:
+            guard let classifier else {
+                throw SegmentationError(file: file, message: "no slice classifier is loaded to find the body regions; choose one with --region thigh or --region lowerleg")
+            }
+            progress?.stage("classifying slices")
+            let probabilities = try classifier.regionProbabilities(data)
+            let fit = RegionFit(minimumRunMM: options.minimumRegionMM).fit(probabilities, sliceThicknessMM: canonical.spacing[2])
+            report.sliceRegions = fit
+            report.regionSlices = RegionFit.sliceRanges(fit)
+            lap("classify")
+        }
+        for region in report.regionSlices.keys where networks[region] == nil {
+            report.warnings.append("no \(region.rawValue) network is loaded; slices \(report.regionSlices[region]!) of that region are left unlabelled")
+        }
+
+        // Segment every (side, region) piece and merge by probability.
+        var confidence = [Float](repeating: 0, count: canonical.count)
+        let pieces = report.legs.flatMap { leg in report.regionSlices.keys.sorted { $0.rawValue < $1.rawValue }.map { (leg, $0) } }
+        for (leg, region) in pieces {
+            guard let network = networks[region], let slices = report.regionSlices[region] else { continue }
+            let origin = [leg.columns.lowerBound, 0, slices.lowerBound]
+            let size = [leg.columns.count, canonical.shape[1], slices.count]
+            let pieceMask = mask.extracting(origin: origin, size: size, fill: 0)
+            guard let box = pieceMask.boundingBox(where: { $0 != 0 }) else { continue }
+            let boxOrigin = (0..<3).map { origin[$0] + box.lower[$0] }
+            var sub = data.extracting(origin: boxOrigin, size: box.size, fill: 0)
+            network.normalization.apply(to: &sub.voxels)
+            progress?.stage("segmenting \(leg.side.rawValue) \(region == .thigh ? "thigh" : "lower leg")")
+            let (classes, conf, patchSize, count) = try predict(sub, network: network)
+            report.patchSize[region] = patchSize
+            report.patches += count
+            let map = network.outputLabels[leg.side] ?? []
+            for k in 0..<box.size[2] { for j in 0..<box.size[1] { for i in 0..<box.size[0] {
+                let s = i + box.size[0] * (j + box.size[1] * k)
+                guard leg.owned.contains(i + boxOrigin[0]) else { continue }
+                let g = labels.index(i + boxOrigin[0], j + boxOrigin[1], k + boxOrigin[2])
+                guard mask.voxels[g] != 0, conf[s] > confidence[g] else { continue }
+                confidence[g] = conf[s]
+                let c = Int(classes[s])
+                labels.voxels[g] = c < map.count ? UInt8(clamping: map[c]) : 0
+            } } }
+        }
+        lap("segment")
+        if options.largestComponent { Segmenter.keepLargestComponents(&labels) }
+        lap("merge")
+        return (labels.undoing(transform), report)
+    }
+
+    /// Sliding-window prediction over one normalised sub-volume: arg-max class and its probability per voxel.
+    func predict(_ sub: Volume<Float>, network: RegionNetwork) throws -> (classes: [Int32], confidence: [Float], patch: [Int], count: Int) {
+        let planner = PatchSizePlanner(step: network.stepIJK, fixedBytes: network.fixedBytes, bytesPerVoxel: network.bytesPerVoxel)
+        let patch = planner.patchSize(for: sub.shape, budgetBytes: options.memoryBudgetBytes)
+        let grid = PatchGrid(dataShape: sub.shape, patchSize: patch, overlap: options.overlap)
+        let weights = GaussianWeights(size: patch)
+        var accumulator = ProbabilityAccumulator(shape: sub.shape, classes: network.classes)
+        let origins = grid.origins
+        for (n, origin) in origins.enumerated() {
+            let input = sub.extracting(origin: origin, size: patch, fill: 0)
+            var probabilities = try run(network, input.voxels, patch: patch)
+            if options.mirror {
+                let mirrored = try run(network, Segmenter.flipI(input.voxels, shape: patch, channels: 1), patch: patch)
+                let back = Segmenter.flipI(mirrored, shape: patch, channels: network.classes)
+                for v in probabilities.indices { probabilities[v] = 0.5 * (probabilities[v] + back[v]) }
+            }
+            accumulator.add(probabilities, origin: origin, weights: weights)
+            progress?.advance(done: n + 1, of: origins.count)
+        }
+        let decoded = accumulator.decode()
+        return (decoded.classes, decoded.confidence, patch, origins.count)
+    }
+
+    private func run(_ network: RegionNetwork, _ voxels: [Float], patch: [Int]) throws -> [Float] {
+        let input = try HostTensor(shape: [1, 1, patch[2], patch[1], patch[0]], data: voxels)
+        return try network.unet.predict(input).data
+    }
+
+    /// Reverses axis i (the left/right axis of a canonical patch) of `channels` stacked volumes.
+    static func flipI(_ v: [Float], shape: [Int], channels: Int) -> [Float] {
+        var out = v
+        let nx = shape[0]
+        for row in 0..<(v.count / nx) {
+            for i in 0..<nx { out[row * nx + i] = v[row * nx + nx - 1 - i] }
+        }
+        return out
+    }
+
+    /// The 99.9th percentile of the voxels (spec CLI pre-clip), from a strided sample for speed.
+    static func robustMaximum(_ v: [Float]) -> Float {
+        guard !v.isEmpty else { return 0 }
+        let stride = max(1, v.count / 200_000)
+        let sample = Swift.stride(from: 0, to: v.count, by: stride).map { v[$0] }.sorted()
+        return sample[min(sample.count - 1, Int((0.999 * Double(sample.count)).rounded(.up)) - 1)]
+    }
+
+    /// For every label, keeps only its largest 6-connected component, working inside the label's bounding box.
+    public static func keepLargestComponents(_ labels: inout Volume<UInt8>) {
+        var boxes: [UInt8: VoxelBox] = [:]
+        for k in 0..<labels.shape[2] { for j in 0..<labels.shape[1] { for i in 0..<labels.shape[0] {
+            let l = labels[i, j, k]
+            guard l != 0 else { continue }
+            if var b = boxes[l] {
+                b.lower = [min(b.lower[0], i), min(b.lower[1], j), min(b.lower[2], k)]
+                b.upper = [max(b.upper[0], i + 1), max(b.upper[1], j + 1), max(b.upper[2], k + 1)]
+                boxes[l] = b
+            } else {
+                boxes[l] = VoxelBox(lower: [i, j, k], upper: [i + 1, j + 1, k + 1])
+            }
+        } } }
+        for (label, box) in boxes {
+            let part = labels.cropped(to: box)
+            let v = part.voxels
+            let components = ConnectedComponents(shape: part.shape) { v[$0] == label }
+            guard components.sizes.count > 1 else { continue }
+            for k in 0..<box.size[2] { for j in 0..<box.size[1] { for i in 0..<box.size[0] {
+                let n = i + box.size[0] * (j + box.size[1] * k)
+                if components.labels[n] > 1 { labels[i + box.lower[0], j + box.lower[1], k + box.lower[2]] = 0 }
+            } } }
+        }
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import Testing
+import LegSegDNNL
+import LegSegEngine
+import LegSegIO
+@testable import LegSegPipeline
+
+/// End-to-end behaviour of the pipeline that holds whatever the network's weights: orientation handling, sides,
+/// one leg, empty input. A tiny random-weight UNet stands in for a trained one (Dice against truth is measured
+/// with trained networks, not here).
+@Suite(.serialized) struct SegmenterTests {
+    static func tinyNetwork() throws -> RegionNetwork {
+        let config = UNetConfiguration(classes: 3, depth: 2, baseFeatures: 4, downsampling: [[1, 2, 2]], dropout: 0)
+        var state: UInt64 = 42
+        var weights: [String: HostTensor] = [:]
+        for spec in config.parameterSpecs() {
+            let n = spec.shape.reduce(1, *)
+            let data: [Float] = (0..<n).map { _ in
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                let u = Float(state >> 40) / Float(1 << 24)
+                return spec.name.hasSuffix("running_var") ? 1 + u : (spec.name.hasSuffix("running_mean") ? 0 : (u - 0.5) * 0.8)
+            }
+            weights[spec.name] = try HostTensor(shape: spec.shape, data: data)
+        }
+        let unet = try UNet(configuration: config, weights: weights, backend: try DNNLBackend(), precision: .f32)
+        // Class 1 → label 61/62 (rectus femoris left/right), class 2 → 151 (unsided fat).
+        return RegionNetwork(region: .thigh, unet: unet, normalization: InputNormalization(rule: "uniform", bins: 256),
+                             outputLabels: [.left: [0, 61, 151], .right: [0, 62, 151]])
+    }
+
+    func segmenter() throws -> Segmenter {
+        var options = SegmentationOptions()
+        options.region = .thigh
+        options.memoryBudgetBytes = 250e6  // small patches, so several overlap
+        return Segmenter(networks: [.thigh: try Self.tinyNetwork()], classifier: nil, options: options)
+    }
+
+    /// Two legs in canonical LPS layout, centred on the scanner's midline.
+    let lps = Affine(rows: [[-1.5, 0, 0, 47.25], [0, -1.5, 0, 30], [0, 0, 6, -15], [0, 0, 0, 1]])
+
+    @Test func everyReorientedCopyGetsTheCorrespondinglyTransformedLabels() throws {
+        let (image, _) = syntheticLegs(centres: [(16, 20), (47, 20)], affine: lps)
+        let s = try segmenter()
+        let (reference, report) = try s.segment(image)
+        #expect(report.legs.count == 2)
+        #expect(reference.voxels.contains(where: { $0 != 0 }))
+        for code in ["RAS", "LAS", "PSR", "IRA", "SPL"] {
+            let (copy, _) = image.reoriented(to: Orientation(code: code)!)
+            let (labels, _) = try s.segment(copy)
+            #expect(labels.shape == copy.shape && labels.affine == copy.affine)
+            // Back in canonical layout the labels must be identical to the reference's.
+            #expect(labels.canonicalised().volume.voxels == reference.voxels, "\(code)")
+        }
+        // An oblique copy (same voxels, affine rotated by 12° about z) canonicalises to the same layout.
+        var oblique = image
+        let c = cos(0.21), sn = sin(0.21)
+        let r = Affine(rows: [[c, -sn, 0, 0], [sn, c, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]])
+        oblique.affine = r * image.affine
+        let (obliqueLabels, _) = try s.segment(oblique)
+        #expect(obliqueLabels.voxels == reference.voxels)
+        #expect(obliqueLabels.affine == oblique.affine)
+    }
+
+    @Test func leftLabelsStayOnTheSubjectsLeft() throws {
+        let (image, _) = syntheticLegs(centres: [(16, 20), (47, 20)], affine: lps)
+        for copy in [image, image.reoriented(to: .ras).volume] {
+            let (labels, _) = try segmenter().segment(copy)
+            var leftX: [Double] = [], rightX: [Double] = []
+            for k in 0..<labels.shape[2] { for j in 0..<labels.shape[1] { for i in 0..<labels.shape[0] {
+                let l = labels[i, j, k]
+                guard l != 0, l != 151 else { continue }
+                let x = labels.affine.apply([Double(i), Double(j), Double(k)])[0]  // RAS: + is the subject's right
+                if l % 2 == 1 { leftX.append(x) } else { rightX.append(x) }
+            } } }
+            #expect(!leftX.isEmpty && !rightX.isEmpty)
+            #expect(leftX.max()! < 0 && rightX.min()! > 0)
+        }
+    }
+
+    @Test func oneLegGetsOneSideAndAnEmptyImageAnEmptyMap() throws {
+        let (image, _) = syntheticLegs(centres: [(47, 20)], affine: lps)  // world x < 0: the subject's left
+        let (labels, report) = try segmenter().segment(image)
+        #expect(report.legs.map(\.side) == [.left])
+        #expect(!labels.voxels.contains(62))
+        let empty = Volume<Float>(shape: [20, 20, 4], repeating: 0, affine: lps)
+        let (none, emptyReport) = try segmenter().segment(empty)
+        #expect(!none.voxels.contains { $0 != 0 })
+        #expect(emptyReport.warnings.first?.contains("no leg found") == true)
+    }
+
+    @Test func labelsStayInsideTheBodyAndEachLabelIsOneComponent() throws {
+        let (image, truth) = syntheticLegs(centres: [(16, 20), (47, 20)], affine: lps)
+        let (labels, _) = try segmenter().segment(image)
+        let mask = ForegroundMask()(image)
+        for n in labels.voxels.indices where labels.voxels[n] != 0 { #expect(mask.voxels[n] == 1) }
+        _ = truth
+        for label in Set(labels.voxels) where label != 0 {
+            let v = labels.voxels
+            #expect(ConnectedComponents(shape: labels.shape) { v[$0] == label }.sizes.count == 1)
+        }
+    }
+
+    @Test func autoRegionsWithoutAClassifierIsAClearError() throws {
+        let s = try segmenter()
+        s.options.region = .auto
+        let (image, _) = syntheticLegs(centres: [(16, 20)], affine: lps)
+        #expect(throws: SegmentationError.self) { try s.segment(image, file: "scan.nii.gz") }
+    }
+
+    @Test func mirroredTestTimeAugmentationMakesPredictionsLeftRightSymmetric() throws {
+        // On an input symmetric in i, averaging with the mirrored pass makes the class map symmetric as well
+        // (without it, a random network's map is not).
+        var sub = Volume<Float>(shape: [16, 12, 4], repeating: 0, affine: lps)
+        var state: UInt64 = 3
+        for k in 0..<4 { for j in 0..<12 { for i in 0..<8 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            let v = Float(state >> 40) / Float(1 << 24)
+            sub[i, j, k] = v; sub[15 - i, j, k] = v
+        } } }
+        let s = try segmenter()
+        /// Largest difference between a voxel's confidence and its mirror voxel's.
+        func asymmetry(_ c: [Float]) -> Float {
+            var worst: Float = 0
+            for k in 0..<4 { for j in 0..<12 { for i in 0..<16 { worst = max(worst, abs(c[i + 16 * (j + 12 * k)] - c[15 - i + 16 * (j + 12 * k)])) } } }
+            return worst
+        }
+        s.options.memoryBudgetBytes = 1e12  // one patch covering everything
+        let plain = try s.predict(sub, network: try Self.tinyNetwork())
+        s.options.mirror = true
+        let mirrored = try s.predict(sub, network: try Self.tinyNetwork())
+        #expect(asymmetry(mirrored.confidence) < 1e-5)
+        #expect(asymmetry(plain.confidence) > 1e-3)
+        for k in 0..<4 { for j in 0..<12 { for i in 0..<16 {
+            #expect(mirrored.classes[i + 16 * (j + 12 * k)] == mirrored.classes[15 - i + 16 * (j + 12 * k)])
+        } } }
+        #expect(mirrored.patch == plain.patch && mirrored.count == 1)
+    }
+}
