@@ -58,6 +58,15 @@ extension DNNLBackend {
             let attr = try DNNLAttributes(activation: epilogue.activation, sum: residual != nil)
             return try createPD(&desc, attr, "\(op) primitive for input \(x.shape), weight \(wDims)")
         }
+        if let residual, p.isReference {
+            // Some kernels (oneDNN 2.6 jit:avx2) cannot fuse an activation followed by a sum and would fall back
+            // to the reference convolution: run the convolution with its activation, then a separate addition.
+            var unfused = epilogue
+            unfused.residual = nil
+            let y = try convolutionLike(input, weight, bias, g, unfused, transposed: transposed)
+            return try add(y, residual, activation: .identity)
+        }
+        if p.isReference { referenceConvolutionExecutions += 1 }
         let src = try conform(x, to: p.md(dnnl_query_src_md), constant: false)
         let wts = try conform(w, to: p.md(dnnl_query_weights_md), constant: true)
         let out = try residual ?? newTensor(outShape, outPrecision, p.md(dnnl_query_dst_md))

@@ -19,6 +19,10 @@ public final class DNNLBackend: Backend {
     /// Primitive-cache statistics (deterministic counters for tests and benchmarks).
     public private(set) var primitivesCreated = 0
     public private(set) var primitiveCacheHits = 0
+    /// Executions that ran one of oneDNN's reference (plain C++) kernels: a slow path worth knowing about.
+    public internal(set) var referenceKernelExecutions = 0
+    /// The same, for convolutions only (where a reference kernel costs 10–100× the time).
+    public internal(set) var referenceConvolutionExecutions = 0
     /// Bytes of pooled activation/weight memory allocated so far.
     public var pooledBytes: Int { pool.bytesHeld }
 
@@ -125,6 +129,7 @@ public final class DNNLBackend: Backend {
     }
 
     func execute(_ p: DNNLPrimitive, _ args: [(Int32, dnnl_memory_t)]) throws {
+        if p.isReference { referenceKernelExecutions += 1 }
         let execArgs = args.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1) }
         try dnnlCheck(dnnl_primitive_execute(p.primitive, stream, Int32(execArgs.count), execArgs), "dnnl_primitive_execute")
         try dnnlCheck(dnnl_stream_wait(stream), "dnnl_stream_wait")

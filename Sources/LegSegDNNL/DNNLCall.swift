@@ -51,7 +51,19 @@ final class DNNLPrimitive {
         }
         self.descriptor = descriptor
         self.primitive = p
+        var info: UnsafePointer<CChar>?
+        if dnnl_primitive_desc_query(descriptor, dnnl_query_impl_info_str, 0, &info) == dnnl_success, let info {
+            implementation = String(cString: info)
+        } else {
+            implementation = "unknown"
+        }
     }
+
+    /// oneDNN's name for the kernel it picked ("brg:avx512_core", "jit:avx2", "ref:any", ...).
+    let implementation: String
+
+    /// True for oneDNN's slow reference kernels.
+    var isReference: Bool { implementation.hasPrefix("ref") }
 
     deinit {
         dnnl_primitive_destroy(primitive)

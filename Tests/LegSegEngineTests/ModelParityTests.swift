@@ -65,6 +65,18 @@ import Testing
         }
     }
 
+    /// Regression: oneDNN 2.6's AVX2 convolution cannot fuse "GELU then sum"; the fused residual primitive fell
+    /// back to the reference kernel (40× slower). The backend now splits such epilogues.
+    @Test func specArchitectureRunsNoReferenceConvolutions() throws {
+        let b = try makeBackend()
+        guard ["avx2", "avx2_vnni"].contains(DNNLBackend.isaName) || DNNLBackend.isaName.hasPrefix("avx512") else {
+            return  // older CPUs may legitimately need reference kernels
+        }
+        let net = try loadUNet("unet3d_gelu_batch", b, .f32)
+        _ = try net.predict(try Fixtures.io("unet3d_gelu_batch").tensor("input"))
+        #expect(b.referenceConvolutionExecutions == 0)
+    }
+
     @Test func repeatedForwardPassesCreateNoNewPrimitivesOrBuffers() throws {
         let b = try makeBackend()
         let io = try Fixtures.io("unet3d_gelu_batch")
