@@ -84,6 +84,9 @@ struct PelvisCore: Sendable {
     var halfWidth: Double, halfDepth: Double
     var sacrum: BoneShape?
     var fat: Double
+    /// Fluid-filled bladder (anterior) and rectum (posterior), as ellipses; nil where absent.
+    var bladder: BoneShape? = nil
+    var rectum: BoneShape? = nil
     @inline(__always) func signedDistance(_ p: Vec2) -> Double {
         let dx = (p.x - centre.x) / halfWidth, dy = (p.y - centre.y) / halfDepth
         return ((dx * dx + dy * dy).squareRoot() - 1) * min(halfWidth, halfDepth)

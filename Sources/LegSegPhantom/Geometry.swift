@@ -20,7 +20,7 @@ struct Vec2: Sendable {
 /// Tissue classes of the signal model.
 enum Tissue: UInt8, Sendable, CaseIterable {
     case air = 0, subcutaneousFat, intermuscularFat, skin, muscle, tendon, cortex, yellowMarrow, redMarrow
-    case cartilage, vessel, nerve, viscera
+    case cartilage, vessel, nerve, viscera, fluid
 }
 
 /// An elliptical bone part with cortex of thickness `cortex` around marrow.

@@ -136,7 +136,18 @@ public enum PhantomGenerator {
                 sacrum = BoneShape(c: Vec2(0, (62 + 10 * u) * hs), ax: (18 + 30 * u) * hs, ay: (14 + 3 * u) * hs, angle: 0,
                                    cortex: 2, label: L.sacrum, redMarrow: true)
             }
-            return PelvisCore(centre: Vec2(0, (12 + 18 * up) * hs), halfWidth: halfW, halfDepth: halfD, sacrum: sacrum, fat: fat)
+            var core = PelvisCore(centre: Vec2(0, (12 + 18 * up) * hs), halfWidth: halfW, halfDepth: halfD, sacrum: sacrum, fat: fat)
+            // Bladder behind the pubis from the symphysis up; rectum in front of the sacrum / coccyx.
+            if s < 0.04 && s > -0.3 {
+                let b = min(1, (0.04 - s) / 0.12) * max(0, min(1, (s + 0.3) / 0.1))
+                core.bladder = BoneShape(c: Vec2(0, (-22 + 6 * up) * hs), ax: 38 * b * hs + 1, ay: 26 * b * hs + 1, angle: 0,
+                                         cortex: 0, label: 0, redMarrow: false)
+            }
+            if s < 0.08 && s > -0.35 {
+                core.rectum = BoneShape(c: Vec2(0, (35 + 12 * up) * hs), ax: 15 * hs, ay: 12 * hs, angle: 0, cortex: 0, label: 0,
+                                        redMarrow: false)
+            }
+            return core
         }
     }
 

@@ -157,6 +157,8 @@ struct Renderer: Sendable {
             }
             if dUnion > -skinThickness { return (UInt8(L.subcutaneousFat), .skin, 0, 1) }
             if dUnion > -core.fat { return (UInt8(L.subcutaneousFat), .subcutaneousFat, 0, 1) }
+            if let b = core.bladder, b.normalised(p) < 1 { return (0, b.normalised(p) > 0.85 ? .tendon : .fluid, 0, 1) }
+            if let r = core.rectum, r.normalised(p) < 1 { return (0, r.normalised(p) > 0.6 ? .tendon : .viscera, 0, 1) }
             return (0, .viscera, 0, 1)
         }
         guard owner >= 0 else { return (UInt8(L.subcutaneousFat), .subcutaneousFat, 0, 1) }

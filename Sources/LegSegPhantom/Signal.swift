@@ -45,7 +45,8 @@ public struct SignalModel: Sendable, Codable {
         .cartilage: TissueSignal(pd: 0.7, fatFraction: 0.0, waterGain: 1.0, fatGain: 1.0),
         .vessel: TissueSignal(pd: 0.85, fatFraction: 0.0, waterGain: 1.0, fatGain: 1.0),
         .nerve: TissueSignal(pd: 0.7, fatFraction: 0.3, waterGain: 1.0, fatGain: 1.0),
-        .viscera: TissueSignal(pd: 0.8, fatFraction: 0.2, waterGain: 0.9, fatGain: 1.0),
+        .viscera: TissueSignal(pd: 0.8, fatFraction: 0.35, waterGain: 0.9, fatGain: 1.0),
+        .fluid: TissueSignal(pd: 1.0, fatFraction: 0.0, waterGain: 0.7, fatGain: 1.0),
     ]
 
     static func make(rng: inout PhantomRandom, randomise: Bool, snr: Double, bias: Double) -> SignalModel {

@@ -271,6 +271,36 @@ func slices(_ c: PhantomCase, thigh range: ClosedRange<Double>? = nil, leg lrang
         #expect(sd > 0.15, "infiltration is streaky, not a smooth per-muscle value (sd \(sd))")
     }
 
+    @Test func slicesCarryBodyRegionsInOrderAndContrastRandomisationKeepsLabels() throws {
+        var o = coarseOptions(BodyRegion.allCases, voxel: [6, 6, 20])
+        o.legs = .left
+        o.snrRange = [500, 500]
+        o.fineStepMM = 3
+        o.fineSliceStepMM = 20
+        o.levelSpacingMM = 25
+        o.fitStepMM = 5
+        let plain = try PhantomGenerator.generate(options: o, seed: 41)
+        // Inferior to superior: ankle, lower leg, knee, thigh, hip, each a contiguous run.
+        let order = ["ankle", "lower-leg", "knee", "thigh", "hip"]
+        var runs: [String] = []
+        for r in plain.metadata.sliceRegions where runs.last != r { runs.append(r) }
+        #expect(runs == order)
+        o.randomiseContrast = true
+        let random = try PhantomGenerator.generate(options: o, seed: 41)
+        #expect(random.labels.voxels == plain.labels.voxels)
+        #expect(random.metadata.signal.contrastRandomised)
+        // Muscle-to-fat intensity ratio changes with random per-tissue gains.
+        func ratio(_ c: PhantomCase) -> Double {
+            var m = 0.0, nm = 0.0, f = 0.0, nf = 0.0
+            for (n, l) in c.labels.voxels.enumerated() {
+                if l == UInt8(L.vastusLateralis) { m += Double(c.images[0].volume.voxels[n]); nm += 1 }
+                if l == UInt8(L.subcutaneousFat) { f += Double(c.images[0].volume.voxels[n]); nf += 1 }
+            }
+            return (m / nm) / (f / nf)
+        }
+        #expect(abs(ratio(random) - ratio(plain)) > 0.05)
+    }
+
     @Test func badOptionsAreRefused() {
         var o = PhantomOptions()
         o.voxelSize = [1, 1]
