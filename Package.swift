@@ -4,6 +4,11 @@
 // Pipeline and Training import IO and Engine; Phantom imports IO; only the `legseg` executable picks a backend.
 import PackageDescription
 
+// Voxel loops over real-size volumes are 10-50x slower unoptimised; these modules are compiled with -O in debug
+// builds too, so `swift test` (debug) runs real-data and phantom tests in seconds. -O keeps Swift's overflow and
+// bounds checks (unlike -Ounchecked), so malformed input still cannot corrupt memory.
+let optimizedEvenInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "LegSeg",
     platforms: [.macOS(.v14)],
@@ -25,17 +30,17 @@ let package = Package(
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
 
         // Volumes, NIfTI, gzip, atomic files. Imports CZlib only.
-        .target(name: "LegSegIO", dependencies: ["CZlib"]),
+        .target(name: "LegSegIO", dependencies: ["CZlib"], swiftSettings: optimizedEvenInDebug),
         // Tensors, the Backend protocol, layers and autograd. Imports no C module.
         .target(name: "LegSegEngine"),
         // The oneDNN implementation of Backend: the only module that imports CDNNL.
         .target(name: "LegSegDNNL", dependencies: ["LegSegEngine", "CDNNL"]),
         // The SegmentData pipeline (masking, sides, regions, patching, merge, statistics).
-        .target(name: "LegSegPipeline", dependencies: ["LegSegIO", "LegSegEngine"]),
+        .target(name: "LegSegPipeline", dependencies: ["LegSegIO", "LegSegEngine"], swiftSettings: optimizedEvenInDebug),
         // Losses, optimisers, augmentation and the training loop.
         .target(name: "LegSegTraining", dependencies: ["LegSegIO", "LegSegEngine"]),
         // Synthetic leg phantoms with known truth.
-        .target(name: "LegSegPhantom", dependencies: ["LegSegIO"]),
+        .target(name: "LegSegPhantom", dependencies: ["LegSegIO"], swiftSettings: optimizedEvenInDebug),
 
         // Shared test helpers (fixture locator, real-data gate, closeness checks). Not a product.
         .target(name: "LegSegTestSupport", dependencies: ["LegSegIO"]),
