@@ -225,7 +225,7 @@ struct Renderer: Sendable {
         }
         // Intramuscular aponeuroses and septa: thin curved dark lines inside larger muscles (isolines of a smooth
         // per-muscle noise field), as real out-phase images show.
-        if abs(aponeurosis) < 0.012 && leg.muscles[bi].target > 700 { return (label, .intermuscularFat, 0, 1) }
+        if abs(aponeurosis) < 0.01 && leg.muscles[bi].target > 1200 { return (label, .intermuscularFat, 0, 1) }
         // Fatty infiltration: streaks elongated along the leg (fibre direction), thresholded so that the muscle's
         // mean fat fraction matches its target.
         let mu = leg.muscleFF[bi]
