@@ -8,7 +8,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure speed and memory (prints figures; compare ratios, not absolute times).",
-        subcommands: [BenchIOCommand.self, BenchEngineCommand.self])
+        subcommands: [BenchIOCommand.self, BenchEngineCommand.self, BenchSegmentCommand.self])
 }
 
 /// Reading speed of the NIfTI reader. `Benchmarks/bench_io.py` runs it beside nibabel's `get_fdata()` on the
