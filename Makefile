@@ -16,10 +16,12 @@ deps:
 build: deps
 	$(SWIFT) build -c release --product legseg
 
-# The main job. Until `legseg segment` exists it describes the bundled sample volumes.
+# The main job on the synthetic sample. Until the bundled networks land (training issue) it generates the sample
+# phantom and describes it; then it becomes `legseg segment $(DEMO_DIR)/phantom_0000_image.nii.gz`.
 demo: build
 	@mkdir -p $(DEMO_DIR)
-	$(LEGSEG) info Tests/LegSegIOTests/Fixtures/valid/*.nii*
+	$(LEGSEG) phantom --out $(DEMO_DIR) --count 1 --seed 1
+	$(LEGSEG) info $(DEMO_DIR)/phantom_0000_image.nii.gz $(DEMO_DIR)/phantom_0000_labels.nii.gz
 
 test: deps
 	$(SWIFT) test
