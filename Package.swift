@@ -38,7 +38,7 @@ let package = Package(
         // The SegmentData pipeline (masking, sides, regions, patching, merge, statistics).
         .target(name: "LegSegPipeline", dependencies: ["LegSegIO", "LegSegEngine"], swiftSettings: optimizedEvenInDebug),
         // Losses, optimisers, augmentation and the training loop.
-        .target(name: "LegSegTraining", dependencies: ["LegSegIO", "LegSegEngine"]),
+        .target(name: "LegSegTraining", dependencies: ["LegSegIO", "LegSegEngine"], swiftSettings: optimizedEvenInDebug),
         // Synthetic leg phantoms with known truth.
         .target(name: "LegSegPhantom", dependencies: ["LegSegIO"], swiftSettings: optimizedEvenInDebug),
 
@@ -58,6 +58,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "LegSegPipelineTests", dependencies: ["LegSegPipeline", "LegSegIO", "LegSegEngine", "LegSegDNNL", "LegSegTestSupport"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "LegSegTrainingDataTests", dependencies: ["LegSegTraining", "LegSegIO", "LegSegTestSupport"]),
         .testTarget(name: "LegSegPhantomTests", dependencies: ["LegSegPhantom", "LegSegIO", "LegSegTestSupport"]),
     ]
 )
