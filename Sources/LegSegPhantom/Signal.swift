@@ -31,6 +31,8 @@ public struct SignalModel: Sendable, Codable {
     public var noiseSigma: Double
     public var biasCoefficients: [Double]
     public var contrastRandomised: Bool
+    /// Surface-coil brightening toward the skin of each leg: gain 1 + k (r / R)^2 (r from the leg's centre).
+    public var surfaceCoilStrength: Double
 
     static let defaults: [Tissue: TissueSignal] = [
         // Gains tuned so out-phase muscle / fat and water / fat ratios match the QMRITools volumes (docs/phantom.md).
@@ -73,7 +75,8 @@ public struct SignalModel: Sendable, Codable {
         let muscleSignal = muscle.pd * (1 - muscle.fatFraction) * muscle.waterGain
         let coeffs = (0..<9).map { _ in rng.normal(0, 1) * bias }
         return SignalModel(tissues: t, muscleWaterGain: mw, snr: snr, noiseSigma: muscleSignal / snr,
-                           biasCoefficients: coeffs, contrastRandomised: randomise)
+                           biasCoefficients: coeffs, contrastRandomised: randomise,
+                           surfaceCoilStrength: rng.uniform(0, 2.5 * bias))
     }
 
     /// Dense lookup by tissue raw value.
