@@ -61,7 +61,7 @@ struct PhantomCommand: ParsableCommand {
     var snr: String = "15,60"
 
     @Option(help: "Strength of the smooth coil/bias field (0 = none).")
-    var bias: Double = 0.2
+    var bias: Double = 0.4
 
     @Option(help: "Label table: standardized, thigh (N5 network) or lower-leg (N6 network).")
     var labels: String = "standardized"
