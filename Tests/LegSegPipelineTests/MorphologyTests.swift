@@ -81,3 +81,21 @@ import LegSegIO
         #expect(Morphology.fillHoles(tube)[3, 3, 2] == 0)
     }
 }
+
+@Suite struct SelectionTests {
+    @Test func quickselectAgreesWithSorting() {
+        var state: UInt64 = 11
+        for n in [1, 2, 3, 10, 101, 1000] {
+            let values: [Float] = (0..<n).map { _ in state = state &* 6364136223846793005 &+ 1; return Float(state >> 54) }  // many ties
+            let sorted = values.sorted()
+            for k in Set([0, n / 2, n - 1, n / 3]) {
+                var copy = values
+                #expect(select(&copy, k) == sorted[k])
+            }
+            let m = n / 2
+            #expect(median(values) == (n % 2 == 1 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2))
+            #expect(quantile(values, 0.99) == sorted[max(1, Int((0.99 * Double(n)).rounded(.up))) - 1])
+            #expect(quantile(values, 0) == sorted[0])
+        }
+    }
+}

@@ -102,7 +102,7 @@ import LegSegIO
 
     @Test func autoRegionsWithoutAClassifierIsAClearError() throws {
         let s = try segmenter()
-        s.options.region = .auto
+        s.options.region = .legs
         let (image, _) = syntheticLegs(centres: [(16, 20)], affine: lps)
         #expect(throws: SegmentationError.self) { try s.segment(image, file: "scan.nii.gz") }
     }

@@ -89,15 +89,40 @@ func otsuThreshold(_ values: [Float], bins: Int = 256) -> Float {
 /// Median (mean of the two middle values for an even count).
 func median(_ values: [Float]) -> Float {
     guard !values.isEmpty else { return 0 }
-    let s = values.sorted()
+    var s = values
     let m = s.count / 2
-    return s.count % 2 == 1 ? s[m] : (s[m - 1] + s[m]) / 2
+    let upper = select(&s, m)
+    guard s.count % 2 == 0 else { return upper }
+    return (s[0..<m].max()! + upper) / 2  // after selection the lower half holds the m smallest values
 }
 
 /// Mathematica's default `Quantile`: the ⌈q·n⌉-th smallest value (q = 0 → minimum), no interpolation.
 func quantile(_ values: [Float], _ q: Double) -> Float {
     guard !values.isEmpty else { return 0 }
-    let s = values.sorted()
+    var s = values
     let rank = max(1, Int((q * Double(s.count)).rounded(.up)))
-    return s[min(s.count, rank) - 1]
+    return select(&s, min(s.count, rank) - 1)
+}
+
+/// The k-th smallest value (from 0), by quickselect with median-of-three pivots: O(n) on average instead of
+/// sorting millions of voxels. Leaves `a` partitioned: everything before index k is ≤ the result.
+func select(_ a: inout [Float], _ k: Int) -> Float {
+    var lo = 0, hi = a.count - 1
+    a.withUnsafeMutableBufferPointer { a in
+        while hi > lo {
+            let mid = lo + (hi - lo) / 2
+            if a[mid] < a[lo] { a.swapAt(mid, lo) }
+            if a[hi] < a[lo] { a.swapAt(hi, lo) }
+            if a[hi] < a[mid] { a.swapAt(hi, mid) }
+            let pivot = a[mid]
+            var i = lo, j = hi
+            while i <= j {
+                while a[i] < pivot { i += 1 }
+                while a[j] > pivot { j -= 1 }
+                if i <= j { a.swapAt(i, j); i += 1; j -= 1 }
+            }
+            if k <= j { hi = j } else if k >= i { lo = i } else { break }
+        }
+    }
+    return a[k]
 }

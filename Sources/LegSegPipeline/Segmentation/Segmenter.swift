@@ -4,11 +4,12 @@ import LegSegIO
 
 /// Which part of the leg to segment: found per slice by the classifier (`auto`), or forced.
 public enum RegionChoice: String, Codable, Sendable, CaseIterable {
-    case auto, thigh, lowerleg
+    /// `legs`: the slice classifier finds thigh and lower-leg slices; `thigh`, `lowerleg`: the whole scan is that region.
+    case legs, thigh, lowerleg
 }
 
 public struct SegmentationOptions: Sendable {
-    public var region: RegionChoice = .auto
+    public var region: RegionChoice = .legs
     /// Peak memory budget for patches, in bytes.
     public var memoryBudgetBytes: Double = 1.5e9
     /// Overlap of neighbouring patches (fraction of the patch).
@@ -96,7 +97,7 @@ public final class Segmenter {
         switch options.region {
         case .thigh: report.regionSlices = [.thigh: 0..<nz]
         case .lowerleg: report.regionSlices = [.lowerLeg: 0..<nz]
-        case .auto:
+        case .legs:
             guard let classifier else {
                 throw SegmentationError(file: file, message: "no slice classifier is loaded to find the body regions; choose one with --region thigh or --region lowerleg")
             }

@@ -23,7 +23,7 @@ struct BenchSegmentCommand: ParsableCommand {
 
     func validate() throws {
         guard BenchEngineCommand.configuration(named: config) != nil else { throw ValidationError("unknown --config \(config) (small, spec)") }
-        guard region != .auto else { throw ValidationError("--region must be thigh or lowerleg") }
+        guard region != .legs else { throw ValidationError("--region must be thigh or lowerleg") }
         guard Precision(rawValue: precision) != nil else { throw ValidationError("--precision must be f32 or bf16") }
     }
 

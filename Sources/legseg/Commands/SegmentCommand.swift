@@ -30,8 +30,8 @@ struct SegmentCommand: ParsableCommand {
     @Option(help: "Folder with the networks: thigh.json, lowerleg.json and classifier.json (each with its .safetensors). Default: the bundled networks.")
     var models: String?
 
-    @Option(help: "Body region: auto (classify every slice), thigh or lowerleg (the whole scan is that region).")
-    var region: RegionChoice = .auto
+    @Option(help: "Body region: legs (the classifier finds thigh and lower-leg slices), thigh or lowerleg (the whole scan is that region).")
+    var region: RegionChoice = .legs
 
     @Option(name: .customLong("max-memory"), help: "Memory budget for network patches, in GB.")
     var maxMemory: Double = 1.5
