@@ -145,7 +145,7 @@ def main():
     plan = [
         ("thigh", "test_up.nii.gz", [10, 15, 20], "out-phase", "thigh", 0.5, "image"),
         ("calf", "test_low.nii.gz", [10, 15, 20], "out-phase", "lower-leg", 0.7, "image"),
-        ("knee", "station_5.nii.gz", [8, 12], "water", "knee", 0.85, "water"),
+        ("knee", "station_5.nii.gz", [1, 3], "water", "knee", 0.6, "water"),
         ("hip", "station_7.nii.gz", [18, 24], "water", "hip", 0.35, "water"),
     ]
     rows = []

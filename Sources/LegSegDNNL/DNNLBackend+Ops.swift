@@ -39,28 +39,31 @@ extension DNNLBackend {
         var key = CacheKey(op)
         key.add(x.md); key.add(wDims); key.add(type); key.add(b != nil); key.add(g.stride); key.add(g.padding)
         key.add(g.dilation); key.add(g.outputPadding); key.add(epilogue.activation); key.add(residual?.md); key.add(outPrecision)
-        let p = try primitive(key) {
-            var src = anyMD(x.shape, type), wts = anyMD(wDims, type)
-            var dst = residual?.md ?? anyMD(outShape, dataType(outPrecision))
-            var bmd = plainMD([outputs], dnnl_f32)
-            let strides = g.stride.map(Int64.init), dil = g.dilation.map { Int64($0 - 1) }
-            let padL = g.padding.map(Int64.init)
-            let padR = zip(g.padding, g.outputPadding).map { Int64($0 - $1) }
-            var desc = dnnl_convolution_desc_t()
-            let status = withUnsafeMutablePointer(to: &bmd) { bp in
-                transposed
-                    ? dnnl_dilated_deconvolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_deconvolution_direct,
-                                                                   &src, &wts, b == nil ? nil : bp, &dst, strides, dil, padL, padR)
-                    : dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct,
-                                                                 &src, &wts, b == nil ? nil : bp, &dst, strides, dil, padL, padR)
+        let p = try convolutionPrimitive(key, x, wDims, type, b != nil, g, epilogue, residual, outShape, outPrecision,
+                                         transposed: transposed, residualAsBinary: false)
+        if let residual, p.isReference {
+            // oneDNN 2.6's AVX2 convolution cannot fuse "activation then sum" (it would fall back to the reference
+            // kernel, 40× slower) but can fuse "activation then binary add" into a fresh output.
+            var binaryKey = key
+            binaryKey.add("binary")
+            let q = try convolutionPrimitive(binaryKey, x, wDims, type, b != nil, g, epilogue, residual, outShape,
+                                             outPrecision, transposed: transposed, residualAsBinary: true)
+            if !q.isReference {
+                let src = try conform(x, to: q.md(dnnl_query_src_md), constant: false)
+                let wts = try conform(w, to: q.md(dnnl_query_weights_md), constant: true)
+                let out = try newTensor(outShape, outPrecision, q.md(dnnl_query_dst_md))
+                var args: [(Int32, dnnl_memory_t)] = [(DNNL_ARG_SRC, src.memory), (DNNL_ARG_WEIGHTS, wts.memory),
+                                                      (DNNL_ARG_DST, out.memory)]
+                if let b { args.append((DNNL_ARG_BIAS, b.memory)) }
+                let addendIndex: Int32 = epilogue.activation == .identity ? 0 : 1
+                args.append((legseg_dnnl_arg_attr_multiple_post_op(addendIndex) | DNNL_ARG_SRC_1, residual.memory))
+                try execute(q, args)
+                roundToBF16(out)
+                return out
             }
-            try dnnlCheck(status, "\(op) descriptor for input \(x.shape), weight \(wDims)")
-            let attr = try DNNLAttributes(activation: epilogue.activation, sum: residual != nil)
-            return try createPD(&desc, attr, "\(op) primitive for input \(x.shape), weight \(wDims)")
         }
         if let residual, p.isReference {
-            // Some kernels (oneDNN 2.6 jit:avx2) cannot fuse an activation followed by a sum and would fall back
-            // to the reference convolution: run the convolution with its activation, then a separate addition.
+            // Neither fusion has a fast kernel: convolution with its activation, then a separate addition.
             var unfused = epilogue
             unfused.residual = nil
             let y = try convolutionLike(input, weight, bias, g, unfused, transposed: transposed)
@@ -75,6 +78,36 @@ extension DNNLBackend {
         try execute(p, args)
         roundToBF16(out)
         return out
+    }
+
+    private func convolutionPrimitive(_ key: CacheKey, _ x: DNNLTensor, _ wDims: [Int], _ type: dnnl_data_type_t,
+                                      _ hasBias: Bool, _ g: ConvolutionGeometry, _ epilogue: Epilogue,
+                                      _ residual: DNNLTensor?, _ outShape: [Int], _ outPrecision: Precision,
+                                      transposed: Bool, residualAsBinary: Bool) throws -> DNNLPrimitive {
+        let op = transposed ? "transposed convolution" : "convolution"
+        let outputs = wDims[0]
+        let b: Bool? = hasBias ? true : nil
+        return try primitive(key) {
+            var src = anyMD(x.shape, type), wts = anyMD(wDims, type)
+            var dst = residualAsBinary ? anyMD(outShape, dataType(outPrecision))
+                                       : (residual?.md ?? anyMD(outShape, dataType(outPrecision)))
+            var bmd = plainMD([outputs], dnnl_f32)
+            let strides = g.stride.map(Int64.init), dil = g.dilation.map { Int64($0 - 1) }
+            let padL = g.padding.map(Int64.init)
+            let padR = zip(g.padding, g.outputPadding).map { Int64($0 - $1) }
+            var desc = dnnl_convolution_desc_t()
+            let status = withUnsafeMutablePointer(to: &bmd) { bp in
+                transposed
+                    ? dnnl_dilated_deconvolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_deconvolution_direct,
+                                                                   &src, &wts, b == nil ? nil : bp, &dst, strides, dil, padL, padR)
+                    : dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct,
+                                                                 &src, &wts, b == nil ? nil : bp, &dst, strides, dil, padL, padR)
+            }
+            try dnnlCheck(status, "\(op) descriptor for input \(x.shape), weight \(wDims)")
+            let attr = try DNNLAttributes(activation: epilogue.activation, sum: residual != nil && !residualAsBinary,
+                                          binaryAddend: residualAsBinary ? residual?.md : nil)
+            return try createPD(&desc, attr, "\(op) primitive for input \(x.shape), weight \(wDims)")
+        }
     }
 
     public func dense(_ input: any DeviceTensor, weight: any DeviceTensor, bias: (any DeviceTensor)?,

@@ -79,7 +79,9 @@ final class DNNLPrimitive {
 final class DNNLAttributes {
     let attr: dnnl_primitive_attr_t
 
-    init(activation: Activation, sum: Bool) throws {
+    /// Post-ops `activation` then either an in-place sum (`sum`) or, when `binaryAddend` is given, a binary add
+    /// of a separate tensor with that descriptor (some kernels support only one of the two after an eltwise).
+    init(activation: Activation, sum: Bool, binaryAddend: dnnl_memory_desc_t? = nil) throws {
         var a: dnnl_primitive_attr_t?
         try dnnlCheck(dnnl_primitive_attr_create(&a), "dnnl_primitive_attr_create")
         attr = a!
@@ -91,6 +93,9 @@ final class DNNLAttributes {
             try dnnlCheck(dnnl_post_ops_append_eltwise(ops, 1, alg, alpha, 0), "dnnl_post_ops_append_eltwise")
         }
         if sum { try dnnlCheck(dnnl_post_ops_append_sum(ops, 1), "dnnl_post_ops_append_sum") }
+        if var addend = binaryAddend {
+            try dnnlCheck(dnnl_post_ops_append_binary(ops, dnnl_binary_add, &addend), "dnnl_post_ops_append_binary")
+        }
         try dnnlCheck(dnnl_primitive_attr_set_post_ops(attr, ops), "dnnl_primitive_attr_set_post_ops")
     }
 

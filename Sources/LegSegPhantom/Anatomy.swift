@@ -84,7 +84,7 @@ struct MuscleSpec: Sendable {
         guard s > start && s < end else { return 0 }
         let x = (s - start) / (end - start)
         let xp = min(0.8, max(0.2, (peak - start) / (end - start)))
-        let kappa = 2.4
+        let kappa = 1.5  // broad bellies that end fairly abruptly at the myotendinous junction
         let alpha = kappa * xp, beta = kappa * (1 - xp)
         let peakValue = pow(xp, alpha) * pow(1 - xp, beta)
         return pow(x, alpha) * pow(1 - x, beta) / peakValue

@@ -166,7 +166,7 @@ struct LegModel: Sendable {
         let sf = g.sF(z), st = g.sT(z)
         var extra = 0.05 * muscleArea
         let knee = max(0, 1 - abs(z - g.zKnee) / (0.12 * g.lf))
-        extra += 1100 * g.hs * g.hs * knee
+        extra += 800 * g.hs * g.hs * knee
         if st > 0.75 { extra += 450 * g.hs * g.hs * min(1, (st - 0.75) / 0.2) }
         if sf < 0.05 { extra += 0.12 * muscleArea }
         return extra

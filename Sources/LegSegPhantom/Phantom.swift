@@ -22,7 +22,7 @@ public struct PhantomOptions: Sendable, Codable {
     /// Signal-to-noise range (muscle signal / noise sigma); one value is drawn per case.
     public var snrRange: [Double] = [15, 60]
     /// Strength of the smooth receive (bias) field.
-    public var biasStrength = 0.2
+    public var biasStrength = 0.4
     /// Label table of the label map.
     public var labelTable: LabelTables.Table = .standardized
     /// Array orientation of the written volumes ("LPS" = LegSeg canonical, or "RAS" like the QMRITools data).

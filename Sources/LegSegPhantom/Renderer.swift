@@ -360,11 +360,21 @@ struct Renderer: Sendable {
         // Average, receive field, magnitude, Rician noise (independent complex Gaussian noise per image).
         // One noise stream per image and slice: an image's noise does not depend on which others are made.
         var rngs = (0..<4).map { PhantomRandom.stream(noiseSeed &+ UInt64($0) &* 0x1000_0001, UInt64(k)) }
+        let coil = legs.map { m -> (Vec2, Double) in
+            let lv = m.level(at: zc)
+            return (lv.envCentre, max(20, lv.env.reduce(0, +) / Double(lv.env.count)))
+        }
         let n = Double(ns * nsY * nzs)
         for j in 0..<g.nj {
             for i in 0..<g.ni {
                 let idx = i + g.ni * j
-                let bias = signal.bias(g.x0 + Double(i) * g.dx, g.y0 + Double(j) * g.dy, zc)
+                let px = g.x0 + Double(i) * g.dx, py = g.y0 + Double(j) * g.dy
+                var rel = Double.infinity
+                for (c, r) in coil {
+                    let dx = px - c.x, dy = py - c.y
+                    rel = min(rel, (dx * dx + dy * dy) / (r * r))
+                }
+                let bias = signal.bias(px, py, zc) * (1 + signal.surfaceCoilStrength * min(rel, 1.5))
                 let wv = sumW[idx] / n * bias, fv = sumF[idx] / n * bias
                 func rician(_ s: Double, _ c: Int) -> Float {
                     let (na, nb) = rngs[c].normalPair()

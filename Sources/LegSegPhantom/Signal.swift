@@ -31,6 +31,8 @@ public struct SignalModel: Sendable, Codable {
     public var noiseSigma: Double
     public var biasCoefficients: [Double]
     public var contrastRandomised: Bool
+    /// Surface-coil brightening toward the skin of each leg: gain 1 + k (r / R)^2 (r from the leg's centre).
+    public var surfaceCoilStrength: Double
 
     static let defaults: [Tissue: TissueSignal] = [
         // Gains tuned so out-phase muscle / fat and water / fat ratios match the QMRITools volumes (docs/phantom.md).
@@ -73,7 +75,8 @@ public struct SignalModel: Sendable, Codable {
         let muscleSignal = muscle.pd * (1 - muscle.fatFraction) * muscle.waterGain
         let coeffs = (0..<9).map { _ in rng.normal(0, 1) * bias }
         return SignalModel(tissues: t, muscleWaterGain: mw, snr: snr, noiseSigma: muscleSignal / snr,
-                           biasCoefficients: coeffs, contrastRandomised: randomise)
+                           biasCoefficients: coeffs, contrastRandomised: randomise,
+                           surfaceCoilStrength: rng.uniform(0, bias))
     }
 
     /// Dense lookup by tissue raw value.
@@ -84,7 +87,7 @@ public struct SignalModel: Sendable, Codable {
     /// Smooth multiplicative receive field (bias) at a point (mm), about exp(+-bias).
     @inline(__always) func bias(_ x: Double, _ y: Double, _ z: Double) -> Double {
         let c = biasCoefficients
-        let u = x / 250, v = y / 200, w = z / 700
+        let u = x / 160, v = y / 140, w = z / 700
         return exp(c[0] * u + c[1] * v + c[2] * w + 0.5 * c[3] * u * u + 0.5 * c[4] * v * v + 0.5 * c[5] * w * w
                    + 0.5 * c[6] * u * v + 0.5 * c[7] * sin(2.1 * w + c[8]) + 0.3 * c[8] * u * w)
     }

@@ -301,6 +301,41 @@ func slices(_ c: PhantomCase, thigh range: ClosedRange<Double>? = nil, leg lrang
         #expect(abs(ratio(random) - ratio(plain)) > 0.05)
     }
 
+    /// Out-phase intensity distribution inside the thighs, relative to the in-body 95th percentile, and the
+    /// cross-section per leg, compared with the real QMRITools thigh volume (skipped when it is absent).
+    @Test func thighResemblesRealOutPhase() throws {
+        guard let dir = TestSupport.realDataDirectory else {
+            print("skipped: real QMRITools data not found (../shared/data/qmritools)")
+            return
+        }
+        func stats(_ v: Volume<Float>, slices: [Int]) -> (p25: Double, p50: Double, areaPerLegCM2: Double) {
+            var values: [Float] = []
+            for k in slices {
+                var plane: [Float] = []
+                for j in 0..<v.shape[1] { for i in 0..<v.shape[0] { plane.append(v[i, j, k]) } }
+                let p99 = plane.sorted()[Int(0.99 * Double(plane.count - 1))]
+                values += plane.filter { $0 > 0.15 * p99 }
+            }
+            values.sort()
+            let p95 = Double(values[Int(0.95 * Double(values.count - 1))])
+            let pct = { (q: Double) in Double(values[Int(q * Double(values.count - 1))]) / p95 }
+            let pixel = v.spacing[0] * v.spacing[1] / 100
+            return (pct(0.25), pct(0.5), Double(values.count) * pixel / Double(slices.count) / 2)
+        }
+        let real = try NIfTIReader.read(dir.appendingPathComponent("test_up.nii.gz")).volume
+        let r = stats(real, slices: [10, 15, 20])
+        var o = coarseOptions([.thigh], voxel: [1.5, 1.5, 6])
+        o.fineStepMM = 0.5
+        o.fieldOfViewLengthMM = 30
+        o.snrRange = [30, 30]
+        let c = try PhantomGenerator.generate(options: o, seed: 51)
+        let p = stats(c.images[0].volume, slices: Array(0..<c.labels.shape[2]))
+        #expect(abs(p.p50 - r.p50) < 0.15, "median \(p.p50) vs real \(r.p50)")
+        #expect(abs(p.p25 - r.p25) < 0.2, "p25 \(p.p25) vs real \(r.p25)")
+        #expect(p.areaPerLegCM2 > 0.5 * r.areaPerLegCM2 && p.areaPerLegCM2 < 2 * r.areaPerLegCM2,
+                "leg area \(p.areaPerLegCM2) vs real \(r.areaPerLegCM2) cm2")
+    }
+
     @Test func badOptionsAreRefused() {
         var o = PhantomOptions()
         o.voxelSize = [1, 1]

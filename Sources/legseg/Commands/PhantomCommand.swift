@@ -61,7 +61,7 @@ struct PhantomCommand: ParsableCommand {
     var snr: String = "15,60"
 
     @Option(help: "Strength of the smooth coil/bias field (0 = none).")
-    var bias: Double = 0.2
+    var bias: Double = 0.4
 
     @Option(help: "Label table: standardized, thigh (N5 network) or lower-leg (N6 network).")
     var labels: String = "standardized"
@@ -72,7 +72,7 @@ struct PhantomCommand: ParsableCommand {
     @Option(help: "Step of the fine simulation grid in-plane (mm); smaller = finer partial volume, slower.")
     var fineStep: Double = 0.5
 
-    @Flag(help: "Print nothing.")
+    @Flag(help: "Print nothing (progress lines are printed only on a terminal anyway).")
     var quiet = false
 
     @Flag(help: "Print one JSON line per case.")
@@ -165,7 +165,7 @@ struct PhantomCommand: ParsableCommand {
                         "name": .string(name), "files": .array(files.map { .string($0.path) }),
                         "shape": .array(phantom.labels.shape.map { .number(Double($0)) }), "seconds": .number(seconds),
                     ]))
-                } else if !quiet {
+                } else if !quiet && Terminal.isInteractive {
                     let shape = phantom.labels.shape.map(String.init).joined(separator: "x")
                     FileHandle.standardError.write(Data(String(format: "%@: %@ voxels, %.1f s\n", name, shape, seconds).utf8))
                 }
