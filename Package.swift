@@ -53,6 +53,9 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "LegSegPipelineTests", dependencies: ["LegSegPipeline", "LegSegIO", "LegSegTestSupport"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "LegSegTrainingTests",
+                    dependencies: ["LegSegTraining", "LegSegEngine", "LegSegDNNL", "LegSegTestSupport"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "LegSegPhantomTests", dependencies: ["LegSegPhantom", "LegSegIO", "LegSegTestSupport"]),
     ]
 )
