@@ -54,6 +54,16 @@ extension DNNLBackend: TrainingBackend {
         return try createPD(&desc, hint: nil, "forward-training hint primitive for \(src) weight \(wDims)")
     }
 
+    /// Channels-last format tag for a tensor of `rank` axes (`[N, C, spatial...]` stored `[N, spatial..., C]`).
+    func channelsLastTag(_ rank: Int) -> dnnl_format_tag_t {
+        switch rank {
+        case 3: return dnnl_acb
+        case 4: return dnnl_acdb
+        case 5: return dnnl_acdeb
+        default: return dnnl_ab
+        }
+    }
+
     // MARK: Convolutions
 
     public func convolutionBackwardData(_ gradOutput: any DeviceTensor, weight: any DeviceTensor, inputShape: [Int],
@@ -82,7 +92,11 @@ extension DNNLBackend: TrainingBackend {
             let hint = try convForwardHint(src: inputShape, wDims: wDims, dst: dy.shape, g: g, type: type, bias: false,
                                            transposed: transposed)
             defer { dnnl_primitive_desc_destroy(hint) }
-            var dx = anyMD(inputShape, type), wts = anyMD(wDims, type), ddst = anyMD(dy.shape, type)
+            // The forward-training hint picked the fast (blocked or channels-last) layouts; with "any"
+            // everywhere the backward would fall back to plain layouts and GEMM kernels.
+            var dx = dnnl_primitive_desc_query_md(hint, dnnl_query_src_md, 0).pointee
+            var ddst = dnnl_primitive_desc_query_md(hint, dnnl_query_dst_md, 0).pointee
+            var wts = anyMD(wDims, type)
             let c = convParams(g)
             var desc = dnnl_convolution_desc_t()
             let status = transposed
@@ -130,7 +144,9 @@ extension DNNLBackend: TrainingBackend {
             let hint = try convForwardHint(src: x.shape, wDims: wDims, dst: dy.shape, g: g, type: type, bias: bias,
                                            transposed: transposed)
             defer { dnnl_primitive_desc_destroy(hint) }
-            var src = anyMD(x.shape, type), dw = anyMD(wDims, dnnl_f32), ddst = anyMD(dy.shape, type)
+            var src = dnnl_primitive_desc_query_md(hint, dnnl_query_src_md, 0).pointee
+            var ddst = dnnl_primitive_desc_query_md(hint, dnnl_query_dst_md, 0).pointee
+            var dw = anyMD(wDims, dnnl_f32)
             var db = plainMD([wDims[0]], dnnl_f32)
             let c = convParams(g)
             var desc = dnnl_convolution_desc_t()
@@ -324,7 +340,10 @@ extension DNNLBackend: TrainingBackend {
     }
 
     public func softmaxBackward(_ gradOutput: any DeviceTensor, output: any DeviceTensor) throws -> any DeviceTensor {
-        let y = try cast(output, "softmax backward"), dy = try cast(gradOutput, "softmax backward")
+        // oneDNN's softmax backward is vectorised for a dense channel axis only: work in channels-last.
+        let y0 = try cast(output, "softmax backward")
+        let y = try conform(y0, to: tagMD(y0.shape, y0.md.data_type, channelsLastTag(y0.shape.count)), constant: false)
+        let dy = try cast(gradOutput, "softmax backward")
         var key = CacheKey("softmax backward")
         key.add(y.md)
         let p = try primitive(key) {
@@ -345,12 +364,14 @@ extension DNNLBackend: TrainingBackend {
     }
 
     public func multiply(_ a: any DeviceTensor, _ b: any DeviceTensor) throws -> any DeviceTensor {
-        let x = try cast(a, "multiply"), y = try cast(b, "multiply")
-        guard x.shape == y.shape else { throw EngineError.shape("multiply: shapes \(x.shape) and \(y.shape) differ") }
+        let x = try cast(a, "multiply"), y0 = try cast(b, "multiply")
+        guard x.shape == y0.shape else { throw EngineError.shape("multiply: shapes \(x.shape) and \(y0.shape) differ") }
         var key = CacheKey("mul")
-        key.add(x.md); key.add(y.md)
+        key.add(x.md)
+        // Equal layouts keep oneDNN on its vectorised binary kernel (mixed layouts fall to the reference one).
+        let y = try conform(y0, to: x.md, constant: false)
         let p = try primitive(key) {
-            var s0 = x.md, s1 = y.md, d = x.md
+            var s0 = x.md, s1 = x.md, d = x.md
             var desc = dnnl_binary_desc_t()
             try dnnlCheck(dnnl_binary_desc_init(&desc, dnnl_binary_mul, &s0, &s1, &d), "binary mul descriptor")
             return try createPD(&desc, hint: nil, "binary mul primitive for \(x.shape)")
@@ -440,10 +461,12 @@ extension DNNLBackend: TrainingBackend {
         let type = dataType(dy.precision)
         var key = CacheKey("resample backward")
         key.add(dy.md); key.add(inputShape); key.add(factors); key.add(mode)
+        let tag = channelsLastTag(inputShape.count)
         let p = try primitive(key) {
             let alg = mode == .nearest ? dnnl_resampling_nearest : dnnl_resampling_linear
             let f = factors.map(Float.init)
-            var src = plainMD(inputShape, type), dst = dy.md
+            // Same layout on both sides (channels-last) keeps oneDNN on its vectorised resampling kernel.
+            var src = tagMD(inputShape, type, tag), dst = tagMD(dy.shape, type, tag)
             var fdesc = dnnl_resampling_desc_t()
             try dnnlCheck(dnnl_resampling_forward_desc_init(&fdesc, dnnl_forward_training, alg, f, &src, &dst), "resampling hint")
             let hint = try createPD(&fdesc, hint: nil, "resampling hint primitive")
