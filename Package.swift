@@ -59,6 +59,9 @@ let package = Package(
         .testTarget(name: "LegSegPipelineTests", dependencies: ["LegSegPipeline", "LegSegIO", "LegSegEngine", "LegSegDNNL", "LegSegTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "LegSegTrainingDataTests", dependencies: ["LegSegTraining", "LegSegIO", "LegSegTestSupport"]),
+        .testTarget(name: "LegSegTrainingTests",
+                    dependencies: ["LegSegTraining", "LegSegEngine", "LegSegDNNL", "LegSegTestSupport"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "LegSegPhantomTests", dependencies: ["LegSegPhantom", "LegSegIO", "LegSegTestSupport"]),
     ]
 )

@@ -6,8 +6,12 @@ LegSeg; the issue's targets are >= 2 for f32 and >= 1.3 for bf16).
     swift build -c release --scratch-path .build-engine
     python3 Benchmarks/pytorch_unet_bench.py --threads 2 [--legseg .build-engine/release/legseg] [--json]
 
-It runs `legseg bench engine --json` itself (same --threads, --repeats, --patch, --configs), or reads its
-lines from --legseg-json FILE.
+It runs `legseg bench engine --json` itself (same --threads, --repeats, --patch, --configs, --modes), or reads
+its lines from --legseg-json FILE.
+
+Mode train-step: one training step on a batch of --train-batch (2) patches, model in train mode (batch
+statistics, dropout 0.2), the original's combined loss (Reference/pytorch/make_training_fixtures.py), backward,
+clip_grad_value_(1), Adam(0.9, 0.99, eps 1e-5, weight_decay 1e-4). bf16: forward under autocast, loss in f32.
 """
 import argparse
 import json
@@ -20,6 +24,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Reference", "pytorch"))
 import legseg_reference as ref  # noqa: E402
+import make_training_fixtures as losses  # noqa: E402
 
 CONFIGS = {
     "spec": dict(dimensions=3, inputChannels=1, classes=22, depth=5, baseFeatures=32, featureGrowth=2,
@@ -53,6 +58,37 @@ def time_torch(cfg, patch, batch, precision, repeats):
     return sorted(times)[len(times) // 2], first
 
 
+def time_torch_train(cfg, patch, batch, precision, repeats):
+    model = ref.UNet(cfg).train().to(memory_format=torch.channels_last_3d)
+    x = torch.rand([batch, 1] + patch).to(memory_format=torch.channels_last_3d)
+    labels = (torch.arange(batch * int(torch.tensor(patch).prod())) // 97 % cfg["classes"]).reshape([batch] + patch)
+    t = torch.nn.functional.one_hot(labels, cfg["classes"]).permute(0, 4, 1, 2, 3).float()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.99), eps=1e-5, weight_decay=1e-4)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        if precision == "bf16":
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                p = model(x)
+            p = p.float()
+        else:
+            p = model(x)
+        loss = losses.combined(p, t)
+        loss.backward()
+        torch.nn.utils.clip_grad_value_(model.parameters(), 1.0)
+        opt.step()
+
+    t0 = time.perf_counter()
+    step()
+    first = (time.perf_counter() - t0) * 1000
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        step()
+        times.append((time.perf_counter() - t0) * 1000)
+    return sorted(times)[len(times) // 2], first
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
@@ -61,6 +97,8 @@ def main():
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--configs", default="small,spec")
     ap.add_argument("--precisions", default="f32,bf16")
+    ap.add_argument("--modes", default="forward,train-step")
+    ap.add_argument("--train-batch", type=int, default=2)
     ap.add_argument("--legseg", default=".build-engine/release/legseg")
     ap.add_argument("--legseg-json", help="read `legseg bench engine --json` lines from this file instead")
     ap.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -73,25 +111,29 @@ def main():
     else:
         cmd = [args.legseg, "bench", "engine", "--json", "--threads", str(args.threads), "--repeats",
                str(args.repeats), "--patch", args.patch, "--batch", str(args.batch), "--configs", args.configs,
-               "--precisions", args.precisions]
+               "--precisions", args.precisions,
+               "--modes", args.modes, "--train-batch", str(args.train_batch)]
         lines = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()
-    legseg = {(r["config"], r["precision"]): r for r in map(json.loads, filter(None, lines))}
+    legseg = {(r.get("mode", "forward"), r["config"], r["precision"]): r for r in map(json.loads, filter(None, lines))}
 
-    for name in args.configs.split(","):
-        for precision in args.precisions.split(","):
-            torch_ms, torch_first = time_torch(CONFIGS[name], patch, args.batch, precision, args.repeats)
-            ours = legseg.get((name, precision))
+    for mode, name, precision in [(m, n, p) for m in args.modes.split(",") for n in args.configs.split(",")
+                                  for p in args.precisions.split(",")]:
+            batch = args.train_batch if mode == "train-step" else args.batch
+            timer = time_torch_train if mode == "train-step" else time_torch
+            torch_ms, torch_first = timer(CONFIGS[name], patch, batch, precision, args.repeats)
+            ours = legseg.get((mode, name, precision))
             ratio = torch_ms / ours["ms"] if ours else float("nan")
-            row = {"config": name, "precision": precision, "patch": patch, "batch": args.batch,
+            row = {"mode": mode, "config": name, "precision": precision, "patch": patch, "batch": batch,
                    "threads": args.threads, "torch": torch.__version__,
                    "torch_mode": "eager channels_last" + (" + autocast bf16" if precision == "bf16" else ""),
                    "torch_ms": round(torch_ms, 1), "legseg_ms": ours["ms"] if ours else None,
                    "ratio": round(ratio, 2), "gflop": ours["gflop"] if ours else None,
-                   "legseg_bf16_native": ours.get("bf16_native") if ours else None}
+                   "legseg_bf16_native": ours.get("bf16_native") if ours else None,
+                   "legseg_peak_rss_mb": ours.get("peak_rss_mb") if ours else None}
             if args.json:
                 print(json.dumps(row), flush=True)
             else:
-                print(f"{name:5s} {precision:4s} patch {'x'.join(map(str, patch))} threads {args.threads}: "
+                print(f"{mode:10s} {name:5s} {precision:4s} batch {batch} patch {'x'.join(map(str, patch))} threads {args.threads}: "
                       f"PyTorch {torch_ms:9.1f} ms, LegSeg {row['legseg_ms']} ms -> ratio {ratio:.2f}x", flush=True)
 
 

@@ -29,6 +29,12 @@ struct BenchEngineCommand: ParsableCommand {
     @Option(help: "Patches per forward pass.")
     var batch: Int = 1
 
+    @Option(help: "Modes, comma-separated: forward, train-step (forward + backward + Adam update, see BenchTrainStep.swift).")
+    var modes: String = "forward,train-step"
+
+    @Option(help: "Patches per training step (train-step mode).")
+    var trainBatch: Int = 2
+
     @Option(help: "Timed forward passes per configuration (after one warm-up pass).")
     var repeats: Int = 5
 
@@ -49,11 +55,17 @@ struct BenchEngineCommand: ParsableCommand {
     }
 
     var patchSize: [Int] { patch.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+    var modeList: [String] { modes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
     var configNames: [String] { configs.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
     var precisionList: [Precision] { precisions.split(separator: ",").compactMap { Precision(rawValue: $0.trimmingCharacters(in: .whitespaces)) } }
 
     func validate() throws {
-        guard repeats >= 1, batch >= 1 else { throw ValidationError("--repeats and --batch must be at least 1") }
+        guard repeats >= 1, batch >= 1, trainBatch >= 1 else {
+            throw ValidationError("--repeats, --batch and --train-batch must be at least 1")
+        }
+        guard !modeList.isEmpty, modeList.allSatisfy({ ["forward", "train-step"].contains($0) }) else {
+            throw ValidationError("--modes takes forward and/or train-step")
+        }
         guard patchSize.count == 3, patchSize.allSatisfy({ $0 > 0 }) else { throw ValidationError("--patch needs three sizes z,y,x") }
         for name in configNames where Self.configuration(named: name) == nil {
             throw ValidationError("unknown configuration \"\(name)\" (known: small, spec)")
@@ -80,7 +92,7 @@ struct BenchEngineCommand: ParsableCommand {
             let weights = RandomWeights.make(config, seed: 42)
             let gflop = try config.forwardFLOPs(spatial: patchSize) * Double(batch) / 1e9
             let input = RandomWeights.input([batch, config.inputChannels] + patchSize, seed: 7)
-            for precision in precisionList {
+            for precision in precisionList where modeList.contains("forward") {
                 let start = DispatchTime.now().uptimeNanoseconds
                 let net = try UNet(configuration: config, weights: weights, backend: backend, precision: precision)
                 let x = try backend.upload(input, role: .activation, precision: precision)
@@ -111,6 +123,18 @@ struct BenchEngineCommand: ParsableCommand {
                                  name, precision.rawValue, patchSize.map(String.init).joined(separator: "x"), batch,
                                  ms / Double(batch), repeats, firstMS, gflop, gflop / (ms / 1000),
                                  Double(config.storedParameterCount) / 1e6, rss))
+                }
+            }
+            for precision in precisionList where modeList.contains("train-step") {
+                guard let record = try trainStep(backend: backend, name: name, config: config, precision: precision,
+                                                 batch: trainBatch) else { continue }
+                if json {
+                    print(JSONLine.encode(record))
+                } else if case .number(let ms) = record["ms"], case .number(let g) = record["gflops"],
+                          case .number(let rss) = record["peak_rss_mb"] {
+                    print(String(format: "%@ %@ train-step patch %@ batch %d: %.1f ms/step (median of %d), %.0f GFLOP/s, peak RSS %.0f MiB",
+                                 name, precision.rawValue, patchSize.map(String.init).joined(separator: "x"), trainBatch,
+                                 ms, repeats, g, rss))
                 }
             }
         }

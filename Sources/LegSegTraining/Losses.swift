@@ -1,0 +1,237 @@
+import Foundation
+import LegSegEngine
+
+/// A loss on class probabilities `p` `[N, C, spatial...]` (or `[N, C]`) against a target of the same shape
+/// (one-hot or soft labels). Returns the value and dL/dp; the gradient goes back through the network's softmax.
+/// Sums are accumulated in double precision.
+public protocol Loss: Sendable {
+    var name: String { get }
+    func evaluate(_ probabilities: HostTensor, target: HostTensor) throws -> (value: Double, gradient: HostTensor)
+}
+
+/// Layout helper: `[N, C, inner]` with index `(n·C + c)·inner + v`.
+struct ClassLayout {
+    let n: Int, c: Int, inner: Int
+    init(_ p: HostTensor, _ t: HostTensor, weights: [Float]?, loss: String) throws {
+        guard p.shape == t.shape, p.rank >= 2 else {
+            throw TrainingError("\(loss): prediction \(p.shape) and target \(t.shape) must have the same shape [N, C, ...]")
+        }
+        n = p.shape[0]; c = p.shape[1]; inner = p.shape.dropFirst(2).reduce(1, *)
+        if let weights, weights.count != c {
+            throw TrainingError("\(loss): \(weights.count) class weights for \(c) classes")
+        }
+    }
+    var voxels: Int { n * inner }
+    @inline(__always) func index(_ b: Int, _ k: Int, _ v: Int) -> Int { (b * c + k) * inner + v }
+}
+
+/// The overlap family of the original (spec 4.4), per class over the whole batch:
+/// `TP = Σ t·p`, `TPn = Σ t·pⁿ`, `FPn = Σ (1−t)·pⁿ`, `FNn = Σ t·(1−pⁿ)`,
+/// `L_c = 1 − (TP + 1) / (TPn + α·FPn + β·FNn + 1)`; the loss is the (class-weighted) mean over all classes,
+/// background included.
+public struct OverlapLoss: Loss {
+    public var name: String
+    public var alpha: Double
+    public var beta: Double
+    public var exponent: Double
+    public var classWeights: [Float]?
+
+    public init(name: String, alpha: Double, beta: Double, exponent: Double, classWeights: [Float]? = nil) {
+        self.name = name; self.alpha = alpha; self.beta = beta; self.exponent = exponent; self.classWeights = classWeights
+    }
+
+    /// Soft Dice: α = β = ½, n = 1 (`1 − (TP+1)/(TP + ½FP + ½FN + 1)` = the usual Dice with smoothing 1).
+    public static func softDice(classWeights: [Float]? = nil) -> OverlapLoss {
+        OverlapLoss(name: "softDice", alpha: 0.5, beta: 0.5, exponent: 1, classWeights: classWeights)
+    }
+    /// Squared (V-Net) Dice, the original's "Dice": α = β = ½, n = 2.
+    public static func squaredDice(classWeights: [Float]? = nil) -> OverlapLoss {
+        OverlapLoss(name: "squaredDice", alpha: 0.5, beta: 0.5, exponent: 2, classWeights: classWeights)
+    }
+    /// Jaccard: α = β = 1, n = 2.
+    public static func jaccard(classWeights: [Float]? = nil) -> OverlapLoss {
+        OverlapLoss(name: "jaccard", alpha: 1, beta: 1, exponent: 2, classWeights: classWeights)
+    }
+    /// Tversky: α = 0.3, β = 0.7, n = 1 (false negatives cost more).
+    public static func tversky(alpha: Double = 0.3, beta: Double = 0.7, classWeights: [Float]? = nil) -> OverlapLoss {
+        OverlapLoss(name: "tversky", alpha: alpha, beta: beta, exponent: 1, classWeights: classWeights)
+    }
+
+    public func evaluate(_ p: HostTensor, target t: HostTensor) throws -> (value: Double, gradient: HostTensor) {
+        let l = try ClassLayout(p, t, weights: classWeights, loss: name)
+        let n = exponent
+        var tp = [Double](repeating: 0, count: l.c), tpn = tp, fpn = tp, fnn = tp
+        for b in 0..<l.n {
+            for k in 0..<l.c {
+                for v in 0..<l.inner {
+                    let i = l.index(b, k, v)
+                    let pv = Double(p.data[i]), tv = Double(t.data[i])
+                    let pn = n == 2 ? pv * pv : (n == 1 ? pv : pow(pv, n))
+                    tp[k] += tv * pv; tpn[k] += tv * pn; fpn[k] += (1 - tv) * pn; fnn[k] += tv * (1 - pn)
+                }
+            }
+        }
+        let w = (classWeights ?? [Float](repeating: 1, count: l.c)).map(Double.init)
+        let wSum = w.reduce(0, +)
+        var value = 0.0
+        var dA = [Double](repeating: 0, count: l.c), dB = dA
+        for k in 0..<l.c {
+            let a = tp[k] + 1, bb = tpn[k] + alpha * fpn[k] + beta * fnn[k] + 1
+            value += w[k] * (1 - a / bb)
+            // dL/dp = (w/W)·(−dA·B + A·dB)/B² with dA = t and dB = n·pⁿ⁻¹·(t + α(1−t) − βt).
+            dA[k] = -w[k] / wSum / bb
+            dB[k] = w[k] / wSum * a / (bb * bb)
+        }
+        var g = HostTensor(zeros: p.shape)
+        for b in 0..<l.n {
+            for k in 0..<l.c {
+                for v in 0..<l.inner {
+                    let i = l.index(b, k, v)
+                    let pv = Double(p.data[i]), tv = Double(t.data[i])
+                    let dpn = n == 2 ? 2 * pv : (n == 1 ? 1 : n * pow(pv, n - 1))
+                    g.data[i] = Float(dA[k] * tv + dB[k] * dpn * (tv + alpha * (1 - tv) - beta * tv))
+                }
+            }
+        }
+        return (value / wSum, g)
+    }
+}
+
+/// Cross-entropy on probabilities: mean over voxels of `−w·log(Σ_c t·p + ε)` (spec 4.4, ε = 1e−15), where the
+/// voxel weight `w = Σ_c w_c·t_c` is 1 without class weights.
+public struct CrossEntropyLoss: Loss {
+    public var name = "crossEntropy"
+    public var classWeights: [Float]?
+    public var epsilon: Double = 1e-15
+    public init(classWeights: [Float]? = nil) { self.classWeights = classWeights }
+
+    public func evaluate(_ p: HostTensor, target t: HostTensor) throws -> (value: Double, gradient: HostTensor) {
+        try focalLike(p, t, weights: classWeights, loss: name, epsilon: epsilon) { q in
+            let lq = log(q + epsilon)
+            return (-lq, -1 / (q + epsilon))
+        }
+    }
+}
+
+/// Focal loss: `scale · mean(−log(q + ε)·(1 − q)^γ)` with `q = Σ_c t·p`; the original uses γ = 2 and scale 2.
+public struct FocalLoss: Loss {
+    public var name = "focal"
+    public var gamma: Double
+    public var scale: Double
+    public var classWeights: [Float]?
+    public var epsilon: Double = 1e-15
+    public init(gamma: Double = 2, scale: Double = 2, classWeights: [Float]? = nil) {
+        self.gamma = gamma; self.scale = scale; self.classWeights = classWeights
+    }
+
+    public func evaluate(_ p: HostTensor, target t: HostTensor) throws -> (value: Double, gradient: HostTensor) {
+        let (gamma, scale, epsilon) = (self.gamma, self.scale, self.epsilon)
+        return try focalLike(p, t, weights: classWeights, loss: name, epsilon: epsilon) { q in
+            let lq = log(q + epsilon), r = max(1 - q, 0)
+            let f = -lq * pow(r, gamma)
+            let df = -pow(r, gamma) / (q + epsilon) + (r > 0 ? gamma * pow(r, gamma - 1) * lq : 0)
+            return (scale * f, scale * df)
+        }
+    }
+}
+
+/// Shared body of per-voxel losses of `q = Σ_c t·p`: `f(q)` returns the voxel loss and its derivative.
+private func focalLike(_ p: HostTensor, _ t: HostTensor, weights: [Float]?, loss: String, epsilon: Double,
+                       _ f: (Double) -> (Double, Double)) throws -> (value: Double, gradient: HostTensor) {
+    let l = try ClassLayout(p, t, weights: weights, loss: loss)
+    var g = HostTensor(zeros: p.shape)
+    var total = 0.0
+    let scale = 1 / Double(max(l.voxels, 1))
+    for b in 0..<l.n {
+        for v in 0..<l.inner {
+            var q = 0.0, w = weights == nil ? 1.0 : 0.0
+            for k in 0..<l.c {
+                let i = l.index(b, k, v)
+                q += Double(t.data[i]) * Double(p.data[i])
+                if let weights { w += Double(weights[k]) * Double(t.data[i]) }
+            }
+            let (value, derivative) = f(q)
+            total += w * value
+            for k in 0..<l.c {
+                let i = l.index(b, k, v)
+                g.data[i] = Float(w * derivative * Double(t.data[i]) * scale)
+            }
+        }
+    }
+    return (total * scale, g)
+}
+
+/// Mean squared error over voxels and classes, times `scale` (the original: 75); class weights weight the
+/// per-class means.
+public struct MeanSquaredErrorLoss: Loss {
+    public var name = "meanSquaredError"
+    public var scale: Double
+    public var classWeights: [Float]?
+    public init(scale: Double = 75, classWeights: [Float]? = nil) { self.scale = scale; self.classWeights = classWeights }
+
+    public func evaluate(_ p: HostTensor, target t: HostTensor) throws -> (value: Double, gradient: HostTensor) {
+        let l = try ClassLayout(p, t, weights: classWeights, loss: name)
+        let w = (classWeights ?? [Float](repeating: 1, count: l.c)).map(Double.init)
+        let denominator = Double(l.voxels) * w.reduce(0, +)
+        var g = HostTensor(zeros: p.shape)
+        var total = 0.0
+        for b in 0..<l.n {
+            for k in 0..<l.c {
+                for v in 0..<l.inner {
+                    let i = l.index(b, k, v)
+                    let d = Double(p.data[i]) - Double(t.data[i])
+                    total += w[k] * d * d
+                    g.data[i] = Float(scale * w[k] * 2 * d / denominator)
+                }
+            }
+        }
+        return (scale * total / denominator, g)
+    }
+}
+
+/// A weighted sum of losses. `segmentDataDefault` is the original's `LossFunction -> All`:
+/// squared Dice + MSE(×75) + Tversky + cross-entropy + Jaccard + focal, equal weights.
+public struct CombinedLoss: Loss {
+    public var name = "combined"
+    public var terms: [(weight: Double, loss: any Loss)]
+    public init(_ terms: [(weight: Double, loss: any Loss)]) { self.terms = terms }
+
+    public static func segmentDataDefault(classWeights: [Float]? = nil) -> CombinedLoss {
+        CombinedLoss([(1, OverlapLoss.squaredDice(classWeights: classWeights)),
+                      (1, MeanSquaredErrorLoss(classWeights: classWeights)),
+                      (1, OverlapLoss.tversky(classWeights: classWeights)),
+                      (1, CrossEntropyLoss(classWeights: classWeights)),
+                      (1, OverlapLoss.jaccard(classWeights: classWeights)),
+                      (1, FocalLoss(classWeights: classWeights))])
+    }
+
+    public func evaluate(_ p: HostTensor, target: HostTensor) throws -> (value: Double, gradient: HostTensor) {
+        var value = 0.0
+        var gradient = HostTensor(zeros: p.shape)
+        for (weight, loss) in terms {
+            let (v, g) = try loss.evaluate(p, target: target)
+            value += weight * v
+            for i in gradient.data.indices { gradient.data[i] += Float(weight) * g.data[i] }
+        }
+        return (value, gradient)
+    }
+}
+
+extension HostTensor {
+    /// One-hot targets `[N, classes, spatial...]` from integer labels in row-major `[N, spatial...]` order.
+    public static func oneHot(labels: [Int], classes: Int, shape: [Int]) throws -> HostTensor {
+        guard shape.count >= 1, shape.reduce(1, *) == labels.count else {
+            throw TrainingError("one-hot: \(labels.count) labels for shape \(shape)")
+        }
+        let n = shape[0], inner = shape.dropFirst().reduce(1, *)
+        var t = HostTensor(zeros: [n, classes] + shape.dropFirst())
+        for b in 0..<n {
+            for v in 0..<inner {
+                let label = labels[b * inner + v]
+                guard label >= 0, label < classes else { throw TrainingError("one-hot: label \(label) outside 0..<\(classes)") }
+                t.data[(b * classes + label) * inner + v] = 1
+            }
+        }
+        return t
+    }
+}
