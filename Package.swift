@@ -32,9 +32,9 @@ let package = Package(
         // Volumes, NIfTI, gzip, atomic files. Imports CZlib only.
         .target(name: "LegSegIO", dependencies: ["CZlib"], swiftSettings: optimizedEvenInDebug),
         // Tensors, the Backend protocol, layers and autograd. Imports no C module.
-        .target(name: "LegSegEngine"),
+        .target(name: "LegSegEngine", swiftSettings: optimizedEvenInDebug),
         // The oneDNN implementation of Backend: the only module that imports CDNNL.
-        .target(name: "LegSegDNNL", dependencies: ["LegSegEngine", "CDNNL"]),
+        .target(name: "LegSegDNNL", dependencies: ["LegSegEngine", "CDNNL"], swiftSettings: optimizedEvenInDebug),
         // The SegmentData pipeline (masking, sides, regions, patching, merge, statistics).
         .target(name: "LegSegPipeline", dependencies: ["LegSegIO", "LegSegEngine"], swiftSettings: optimizedEvenInDebug),
         // Losses, optimisers, augmentation and the training loop.
@@ -58,7 +58,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "LegSegPipelineTests", dependencies: ["LegSegPipeline", "LegSegIO", "LegSegEngine", "LegSegDNNL", "LegSegTestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "LegSegTrainingDataTests", dependencies: ["LegSegTraining", "LegSegIO", "LegSegTestSupport"]),
+        .testTarget(name: "LegSegTrainingDataTests", dependencies: ["LegSegTraining", "LegSegIO", "LegSegEngine", "LegSegDNNL", "LegSegTestSupport"]),
         .testTarget(name: "LegSegTrainingTests",
                     dependencies: ["LegSegTraining", "LegSegEngine", "LegSegDNNL", "LegSegTestSupport"],
                     resources: [.copy("Fixtures")]),
