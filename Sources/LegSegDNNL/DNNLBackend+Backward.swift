@@ -54,6 +54,13 @@ extension DNNLBackend: TrainingBackend {
         return try createPD(&desc, hint: nil, "forward-training hint primitive for \(src) weight \(wDims)")
     }
 
+    /// oneDNN's name of the kernel a primitive descriptor chose (e.g. "jit:avx2", "gemm:jit", "ref:any").
+    func implementationName(_ pd: dnnl_primitive_desc_t) -> String {
+        var name: UnsafePointer<CChar>?
+        guard dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name) == dnnl_success, let name else { return "" }
+        return String(cString: name)
+    }
+
     /// Channels-last format tag for a tensor of `rank` axes (`[N, C, spatial...]` stored `[N, spatial..., C]`).
     func channelsLastTag(_ rank: Int) -> dnnl_format_tag_t {
         switch rank {
@@ -94,18 +101,27 @@ extension DNNLBackend: TrainingBackend {
             defer { dnnl_primitive_desc_destroy(hint) }
             // The forward-training hint picked the fast (blocked or channels-last) layouts; with "any"
             // everywhere the backward would fall back to plain layouts and GEMM kernels.
-            var dx = dnnl_primitive_desc_query_md(hint, dnnl_query_src_md, 0).pointee
-            var ddst = dnnl_primitive_desc_query_md(hint, dnnl_query_dst_md, 0).pointee
-            var wts = anyMD(wDims, type)
-            let c = convParams(g)
-            var desc = dnnl_convolution_desc_t()
-            let status = transposed
-                ? dnnl_dilated_deconvolution_backward_data_desc_init(&desc, dnnl_deconvolution_direct, &dx, &wts, &ddst,
-                                                                     c.strides, c.dil, c.padL, c.padR)
-                : dnnl_dilated_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &dx, &wts, &ddst,
-                                                                   c.strides, c.dil, c.padL, c.padR)
-            try dnnlCheck(status, "\(op) descriptor for input \(inputShape)")
-            return try createPD(&desc, hint: hint, "\(op) primitive for input \(inputShape), weight \(wDims)")
+            // Where only the reference kernel takes the hint's layouts (strided 3D on AVX2), let oneDNN choose.
+            for useHintLayouts in [true, false] {
+                var dx = useHintLayouts ? dnnl_primitive_desc_query_md(hint, dnnl_query_src_md, 0).pointee : anyMD(inputShape, type)
+                var ddst = useHintLayouts ? dnnl_primitive_desc_query_md(hint, dnnl_query_dst_md, 0).pointee : anyMD(dy.shape, type)
+                var wts = anyMD(wDims, type)
+                let c = convParams(g)
+                var desc = dnnl_convolution_desc_t()
+                let status = transposed
+                    ? dnnl_dilated_deconvolution_backward_data_desc_init(&desc, dnnl_deconvolution_direct, &dx, &wts, &ddst,
+                                                                         c.strides, c.dil, c.padL, c.padR)
+                    : dnnl_dilated_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &dx, &wts, &ddst,
+                                                                       c.strides, c.dil, c.padL, c.padR)
+                try dnnlCheck(status, "\(op) descriptor for input \(inputShape)")
+                let pd = try createPD(&desc, hint: hint, "\(op) primitive for input \(inputShape), weight \(wDims)")
+                if useHintLayouts && implementationName(pd).hasPrefix("ref") {
+                    dnnl_primitive_desc_destroy(pd)
+                    continue
+                }
+                return pd
+            }
+            throw EngineError.backend("\(op): no primitive for input \(inputShape)")
         }
         let dd = try conform(dy, to: p.md(dnnl_query_diff_dst_md), constant: false)
         let wts = try conform(w, to: p.md(dnnl_query_weights_md), constant: false)
@@ -144,21 +160,31 @@ extension DNNLBackend: TrainingBackend {
             let hint = try convForwardHint(src: x.shape, wDims: wDims, dst: dy.shape, g: g, type: type, bias: bias,
                                            transposed: transposed)
             defer { dnnl_primitive_desc_destroy(hint) }
-            var src = dnnl_primitive_desc_query_md(hint, dnnl_query_src_md, 0).pointee
-            var ddst = dnnl_primitive_desc_query_md(hint, dnnl_query_dst_md, 0).pointee
-            var dw = anyMD(wDims, dnnl_f32)
-            var db = plainMD([wDims[0]], dnnl_f32)
-            let c = convParams(g)
-            var desc = dnnl_convolution_desc_t()
-            let status = withUnsafeMutablePointer(to: &db) { bp in
-                transposed
-                    ? dnnl_dilated_deconvolution_backward_weights_desc_init(&desc, dnnl_deconvolution_direct, &src, &dw,
-                                                                            bias ? bp : nil, &ddst, c.strides, c.dil, c.padL, c.padR)
-                    : dnnl_dilated_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &src, &dw,
-                                                                          bias ? bp : nil, &ddst, c.strides, c.dil, c.padL, c.padR)
+            // First on the forward's fast layouts; where only the reference kernel takes those (AVX2 has no 3D
+            // direct backward-weights kernel in oneDNN 2.6), let oneDNN choose (GEMM on plain layouts).
+            for useHintLayouts in [true, false] {
+                var src = useHintLayouts ? dnnl_primitive_desc_query_md(hint, dnnl_query_src_md, 0).pointee : anyMD(x.shape, type)
+                var ddst = useHintLayouts ? dnnl_primitive_desc_query_md(hint, dnnl_query_dst_md, 0).pointee : anyMD(dy.shape, type)
+                var dw = anyMD(wDims, dnnl_f32)
+                var db = plainMD([wDims[0]], dnnl_f32)
+                let c = convParams(g)
+                var desc = dnnl_convolution_desc_t()
+                let status = withUnsafeMutablePointer(to: &db) { bp in
+                    transposed
+                        ? dnnl_dilated_deconvolution_backward_weights_desc_init(&desc, dnnl_deconvolution_direct, &src, &dw,
+                                                                                bias ? bp : nil, &ddst, c.strides, c.dil, c.padL, c.padR)
+                        : dnnl_dilated_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &src, &dw,
+                                                                              bias ? bp : nil, &ddst, c.strides, c.dil, c.padL, c.padR)
+                }
+                try dnnlCheck(status, "\(op) descriptor for input \(x.shape)")
+                let pd = try createPD(&desc, hint: hint, "\(op) primitive for input \(x.shape), weight \(wDims)")
+                if useHintLayouts && implementationName(pd).hasPrefix("ref") {
+                    dnnl_primitive_desc_destroy(pd)
+                    continue
+                }
+                return pd
             }
-            try dnnlCheck(status, "\(op) descriptor for input \(x.shape)")
-            return try createPD(&desc, hint: hint, "\(op) primitive for input \(x.shape), weight \(wDims)")
+            throw EngineError.backend("\(op): no primitive for input \(x.shape)")
         }
         let src = try conform(x, to: p.md(dnnl_query_src_md), constant: false)
         let dd = try conform(dy, to: p.md(dnnl_query_diff_dst_md), constant: false)
@@ -358,9 +384,29 @@ extension DNNLBackend: TrainingBackend {
         }
         let dd = try conform(dy, to: p.md(dnnl_query_diff_dst_md), constant: false)
         let out = try newTensor(y.shape, y.precision, p.md(dnnl_query_diff_src_md))
-        try execute(p, [(DNNL_ARG_DST, y.memory), (DNNL_ARG_DIFF_DST, dd.memory), (DNNL_ARG_DIFF_SRC, out.memory)])
+        if y.md.data_type == dnnl_f32 && implementationName(p.descriptor).hasPrefix("ref") {
+            // oneDNN 2.6 has only a scalar reference kernel here; the same formula, dx = y·(dy − Σ_c dy·y), over
+            // contiguous channel vectors is far faster.
+            let channels = y.shape[1], positions = y.shape.reduce(1, *) / max(channels, 1)
+            let py = y.pointer.assumingMemoryBound(to: Float.self), pd = dd.pointer.assumingMemoryBound(to: Float.self)
+            let po = out.pointer.assumingMemoryBound(to: Float.self)
+            for v in 0..<positions {
+                let base = v * channels
+                var dot: Float = 0
+                for c in 0..<channels { dot += py[base + c] * pd[base + c] }
+                for c in 0..<channels { po[base + c] = py[base + c] * (pd[base + c] - dot) }
+            }
+        } else {
+            try execute(p, [(DNNL_ARG_DST, y.memory), (DNNL_ARG_DIFF_DST, dd.memory), (DNNL_ARG_DIFF_SRC, out.memory)])
+        }
         roundToBF16(out)
         return out
+    }
+
+    public func addGradients(_ a: any DeviceTensor, _ b: any DeviceTensor) throws -> any DeviceTensor {
+        let x = try cast(a, "add gradients")
+        // Same layouts keep oneDNN on its vectorised binary kernel.
+        return try add(x, try conform(try cast(b, "add gradients"), to: x.md, constant: false), activation: .identity)
     }
 
     public func multiply(_ a: any DeviceTensor, _ b: any DeviceTensor) throws -> any DeviceTensor {

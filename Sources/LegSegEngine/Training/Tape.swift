@@ -93,7 +93,7 @@ public final class Tape {
 
     private func accumulate(_ id: Int, _ g: any DeviceTensor) throws {
         if let existing = gradients[id] {
-            gradients[id] = try backend.add(existing, g, activation: .identity)
+            gradients[id] = try backend.addGradients(existing, g)
         } else {
             gradients[id] = g
         }

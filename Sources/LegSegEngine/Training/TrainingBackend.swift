@@ -38,6 +38,8 @@ public protocol TrainingBackend: Backend {
     func upsampleBackward(_ gradOutput: any DeviceTensor, inputShape: [Int], factors: [Int], mode: UpsamplingMode) throws -> any DeviceTensor
     /// Splits along channels into consecutive parts of the given sizes (the gradient of a concatenation).
     func splitChannels(_ input: any DeviceTensor, sizes: [Int]) throws -> [any DeviceTensor]
+    /// Sum of two gradients of equal shape, whatever their layouts.
+    func addGradients(_ a: any DeviceTensor, _ b: any DeviceTensor) throws -> any DeviceTensor
     /// Element-wise product of two tensors of equal shape (dropout masks).
     func multiply(_ a: any DeviceTensor, _ b: any DeviceTensor) throws -> any DeviceTensor
 }
