@@ -146,7 +146,7 @@ struct SegmentCommand: ParsableCommand {
                 "timings": .object(Dictionary(report.timings.map { ($0.stage, JSONValue.number(($0.seconds * 1000).rounded() / 1000)) }, uniquingKeysWith: { a, _ in a })),
                 "warnings": .array(report.warnings.map { .string($0) }),
             ]))
-            fflush(stdout)  // a line per input as it finishes, also when stdout is a pipe
+            fflush(nil)  // all C streams, i.e. stdout; a line per input as it finishes, also when stdout is a pipe
         } else if !quiet {
             Terminal.note(String(format: "%@: %d labels, legs %@, %.1f s → %@", file, stats.labels.count,
                                  report.legs.map(\.side.rawValue).joined(separator: "+"), seconds, outputURL.relativePath))

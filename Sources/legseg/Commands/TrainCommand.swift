@@ -155,7 +155,7 @@ final class RoundReporter: TrainingProgress {
             print(JSONLine.encode(["round": .number(Double(r.round)), "loss": .number(r.loss), "mean_dice": .number(r.meanDice),
                                    "dice": .array(r.validationDice.map { .number($0) }), "learning_rate": .number(r.learningRate),
                                    "seconds": .number(r.seconds)]))
-            fflush(stdout)  // one line per round as it happens, also when stdout is a pipe
+            fflush(nil)  // all C streams, i.e. stdout; one line per round as it happens, also when stdout is a pipe
         } else if !quiet {
             if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             Terminal.note(String(format: "round %d: loss %.4f, validation Dice %.3f, lr %.2e, %.1f s", r.round, r.loss, r.meanDice, r.learningRate, r.seconds))
