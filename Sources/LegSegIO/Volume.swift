@@ -108,7 +108,9 @@ extension Volume {
     /// The voxels inside `box`, which must lie within the volume.
     public func cropped(to box: VoxelBox) -> Volume {
         precondition((0..<3).allSatisfy { box.lower[$0] >= 0 && box.upper[$0] <= shape[$0] }, "crop box \(box) outside \(shape)")
-        return extracting(origin: box.lower, size: box.size, fill: voxels.first!)
+        // Every voxel of the box lies inside, so the fill value is never used; an empty volume has none to give.
+        guard let anyVoxel = voxels.first else { return Volume(shape: box.size, voxels: [], affine: affine.translatedIndex(by: box.lower)) }
+        return extracting(origin: box.lower, size: box.size, fill: anyVoxel)
     }
 
     /// The volume grown by `lower` voxels before and `upper` voxels after each axis, filled with `fill`.

@@ -186,9 +186,8 @@ public final class Segmenter {
     /// The 99.9th percentile of the voxels (spec CLI pre-clip), from a strided sample for speed.
     static func robustMaximum(_ v: [Float]) -> Float {
         guard !v.isEmpty else { return 0 }
-        let stride = max(1, v.count / 200_000)
-        let sample = Swift.stride(from: 0, to: v.count, by: stride).map { v[$0] }.sorted()
-        return sample[min(sample.count - 1, Int((0.999 * Double(sample.count)).rounded(.up)) - 1)]
+        let step = max(1, v.count / 200_000)
+        return quantile(stride(from: 0, to: v.count, by: step).map { v[$0] }, 0.999)
     }
 
     /// For every label, keeps only its largest 6-connected component, working inside the label's bounding box.

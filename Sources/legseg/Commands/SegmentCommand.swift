@@ -117,7 +117,9 @@ struct SegmentCommand: ParsableCommand {
         progress?.finish()
 
         // Everything is computed before anything is written; each file is written atomically.
-        let base = SegmentCommand.stem(of: outputURL.path.hasSuffix("_labels.nii.gz") ? String(outputURL.path.dropLast(14)) : SegmentCommand.stem(of: outputURL.path))
+        // Side files share the label map's name without "_labels.nii.gz" (or without its extension).
+        let labelsSuffix = "_labels.nii.gz"
+        let base = outputURL.path.hasSuffix(labelsSuffix) ? String(outputURL.path.dropLast(labelsSuffix.count)) : SegmentCommand.stem(of: outputURL.path)
         let labels32 = labels.map { Int32($0) }
         let names = LabelTables.names(of: .standardized)
         var waterVolume: Volume<Float>?, fatVolume: Volume<Float>?
