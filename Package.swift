@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "LegSegPipeline", targets: ["LegSegPipeline"]),
         .library(name: "LegSegTraining", targets: ["LegSegTraining"]),
         .library(name: "LegSegPhantom", targets: ["LegSegPhantom"]),
+        .library(name: "LegSegModels", targets: ["LegSegModels"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -42,11 +43,14 @@ let package = Package(
         // Synthetic leg phantoms with known truth.
         .target(name: "LegSegPhantom", dependencies: ["LegSegIO"], swiftSettings: optimizedEvenInDebug),
 
+        // The trained default networks (model JSON + safetensors) as package resources. No code dependencies.
+        .target(name: "LegSegModels", resources: [.copy("DefaultModels")]),
+
         // Shared test helpers (fixture locator, real-data gate, closeness checks). Not a product.
         .target(name: "LegSegTestSupport", dependencies: ["LegSegIO"]),
 
         .executableTarget(name: "legseg", dependencies: [
-            "LegSegIO", "LegSegEngine", "LegSegDNNL", "LegSegPipeline", "LegSegTraining", "LegSegPhantom",
+            "LegSegIO", "LegSegEngine", "LegSegDNNL", "LegSegPipeline", "LegSegTraining", "LegSegPhantom", "LegSegModels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

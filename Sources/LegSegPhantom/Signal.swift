@@ -53,7 +53,9 @@ public struct SignalModel: Sendable, Codable {
 
     static func make(rng: inout PhantomRandom, randomise: Bool, snr: Double, bias: Double) -> SignalModel {
         var t: [String: TissueSignal] = [:]
-        for (tissue, base) in defaults {
+        // In tissue order, not the dictionary's: Swift randomises hash order per process, which made the random
+        // draws land on different tissues from run to run (the same seed gave different images in two processes).
+        for (tissue, base) in defaults.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             var s = base
             if randomise {
                 // Random per-tissue intensities (the largest single factor for real-data Dice in the test).

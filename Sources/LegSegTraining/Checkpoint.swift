@@ -5,16 +5,36 @@ import LegSegIO
 /// A checkpoint is an ordinary LegSeg model file (`<name>.json` + `<name>.safetensors`, loadable for
 /// inference) plus `<name>.optimizer.safetensors`: the optimiser's state tensors, with the step, batch index and
 /// settings in its metadata. Resuming from it continues a run exactly.
+/// What a checkpoint saves and restores of a trainer (the UNet's and the slice classifier's).
+public protocol CheckpointableTrainer: AnyObject {
+    /// The architecture as the model file states it.
+    var architectureSpec: ArchitectureSpec { get }
+    var parameters: [String: HostTensor] { get set }
+    var optimizer: any Optimizer { get }
+    var settings: TrainingSettings { get set }
+    /// Batches completed (the schedule's index).
+    var batch: Int { get }
+    func restore(batch: Int)
+}
+
+extension SegmentationTrainer: CheckpointableTrainer {
+    public var architectureSpec: ArchitectureSpec { .unet(network.configuration) }
+    public var parameters: [String: HostTensor] {
+        get { network.parameters }
+        set { network.parameters = newValue }
+    }
+}
+
 public enum Checkpoint {
     static let optimizerSuffix = ".optimizer.safetensors"
 
     /// Writes the model file and the optimiser state into `directory`; returns the model JSON's URL.
     @discardableResult
-    public static func write(_ trainer: SegmentationTrainer, manifest: ModelManifest, to directory: URL) throws -> URL {
+    public static func write(_ trainer: any CheckpointableTrainer, manifest: ModelManifest, to directory: URL) throws -> URL {
         var manifest = manifest
-        manifest.architecture = .unet(trainer.network.configuration)
+        manifest.architecture = trainer.architectureSpec
         manifest.weights.dtype = .f32
-        let jsonURL = try ModelFile.write(manifest: manifest, weights: trainer.network.parameters, to: directory)
+        let jsonURL = try ModelFile.write(manifest: manifest, weights: trainer.parameters, to: directory)
         let settings = String(decoding: try JSONEncoder().encode(trainer.settings), as: UTF8.self)
         let metadata = ["format": "legseg-optimizer", "optimizer": String(describing: type(of: trainer.optimizer)),
                         "step": String(trainer.optimizer.step), "batch": String(trainer.batch), "settings": settings]
@@ -26,7 +46,7 @@ public enum Checkpoint {
 
     /// Restores weights, optimiser state, batch index and settings from a checkpoint written by `write` into a
     /// trainer built with the same architecture and optimiser type.
-    public static func resume(_ trainer: SegmentationTrainer, from jsonURL: URL) throws {
+    public static func resume(_ trainer: any CheckpointableTrainer, from jsonURL: URL) throws {
         let model = try ModelFile(contentsOf: jsonURL)
         let url = jsonURL.deletingLastPathComponent().appendingPathComponent(model.manifest.name + optimizerSuffix)
         let file: SafetensorsFile
@@ -39,14 +59,14 @@ public enum Checkpoint {
         guard meta["optimizer"] == String(describing: type(of: trainer.optimizer)) else {
             throw TrainingError(file: url.path, "optimiser \(meta["optimizer"] ?? "?") does not match \(type(of: trainer.optimizer))")
         }
-        guard case .unet(let configuration) = model.manifest.architecture, configuration == trainer.network.configuration else {
+        guard model.manifest.architecture == trainer.architectureSpec else {
             throw TrainingError(file: jsonURL.path, "architecture differs from the network being trained")
         }
         var state: [String: HostTensor] = [:]
         for name in file.names { state[name] = try file.tensor(name) }
         trainer.settings = try JSONDecoder().decode(TrainingSettings.self, from: Data(settingsJSON.utf8))
         try trainer.optimizer.restore(step: step, state: state)
-        trainer.network.parameters = model.weights
+        trainer.parameters = model.weights
         trainer.restore(batch: batch)
     }
 }

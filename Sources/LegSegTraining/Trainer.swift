@@ -64,5 +64,5 @@ public final class SegmentationTrainer {
                                                                                       precision: settings.precision)).value)
     }
 
-    func restore(batch: Int) { self.batch = batch }
+    public func restore(batch: Int) { self.batch = batch }
 }

@@ -6,5 +6,5 @@ struct LegSegCommand: AsyncParsableCommand {
         commandName: "legseg",
         abstract: "Find and label every leg muscle in MRI.",
         version: "0.1.0",
-        subcommands: [SegmentCommand.self, TrainCommand.self, InfoCommand.self, PhantomCommand.self, EvaluateCommand.self, BenchCommand.self])
+        subcommands: [SegmentCommand.self, TrainCommand.self, ExportCommand.self, InfoCommand.self, PhantomCommand.self, EvaluateCommand.self, BenchCommand.self])
 }

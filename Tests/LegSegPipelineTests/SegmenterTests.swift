@@ -135,4 +135,28 @@ import LegSegIO
         } } }
         #expect(mirrored.patch == plain.patch && mirrored.count == 1)
     }
+
+    /// The one-pass largest-component filter agrees with a per-label reference built on `ConnectedComponents`
+    /// (largest component of each label's mask kept, ties to the first found), on random speckled label maps.
+    @Test func largestComponentPerLabelMatchesAPerLabelReference() {
+        var state: UInt64 = 99
+        for trial in 0..<5 {
+            let shape = [17, 13, 6 + trial]
+            var v = Volume<UInt8>(shape: shape, repeating: 0, affine: lps)
+            for n in v.voxels.indices {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                let r = Int(state >> 59)  // 0...31
+                v.voxels[n] = r < 12 ? 0 : UInt8([3, 7, 151, 61][r % 4])
+            }
+            var expected = v
+            for label in Set(v.voxels) where label != 0 {
+                let voxels = v.voxels
+                let components = ConnectedComponents(shape: shape) { voxels[$0] == label }
+                for n in voxels.indices where voxels[n] == label && components.labels[n] != 1 { expected.voxels[n] = 0 }
+            }
+            var got = v
+            Segmenter.keepLargestComponents(&got)
+            #expect(got.voxels == expected.voxels, "trial \(trial)")
+        }
+    }
 }

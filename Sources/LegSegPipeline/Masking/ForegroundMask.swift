@@ -20,8 +20,25 @@ public struct ForegroundMask: Sendable {
         var mask = Volume<UInt8>(shape: image.shape, repeating: 0, affine: image.affine)
         guard let normalised = ForegroundMask.referenceNormalised(image.voxels) else { return mask }
         let maxValue = normalised.max() ?? 0
-        for n in normalised.indices where normalised[n] >= threshold && normalised[n] < 1.1 * maxValue { mask.voxels[n] = 1 }
+        // Beyond the spec: magnitude images with background noise (low SNR) can have noise above 10 % of the
+        // foreground median, which then floods the mask over the whole field of view (one "leg", the classifier
+        // seeing whole-FOV slices). The threshold is raised to 3x the median of the Otsu background class, which
+        // is 0 for zero-background scans (unchanged) and keeps all but ~0.2 % of Rayleigh noise out otherwise.
+        let cut = max(threshold, 3 * ForegroundMask.backgroundMedian(normalised))
+        for n in normalised.indices where normalised[n] >= cut && normalised[n] < 1.1 * maxValue { mask.voxels[n] = 1 }
         return smooth(mask)
+    }
+
+    /// Median of the voxels Otsu puts in the background class (on the [min, 99th percentile] scale of `values`).
+    static func backgroundMedian(_ values: [Float]) -> Float {
+        guard let lo = values.min() else { return 0 }
+        let span = max(quantile(values, 0.99) - lo, .leastNonzeroMagnitude)
+        let scaled = values.map { min(1, max(0, ($0 - lo) / span)) }
+        let cut = otsuThreshold(scaled)
+        var background: [Float] = []
+        background.reserveCapacity(values.count)
+        for n in values.indices where scaled[n] <= cut { background.append(values[n]) }
+        return background.isEmpty ? 0 : median(background)
     }
 
     /// `NormalizeData` method "Set" (spec §1.2a): shifts to a zero minimum and scales so that the median of the

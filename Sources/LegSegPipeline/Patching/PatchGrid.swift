@@ -116,6 +116,17 @@ public struct ProbabilityAccumulator: Sendable {
         weightSums[v] > 0 ? sums[c * weightSums.count + v] / weightSums[v] : 0
     }
 
+    /// Averaged probabilities, class-major like `sums` (0 where no patch reached).
+    public func averaged() -> [Float] {
+        let voxels = weightSums.count
+        var out = sums
+        for v in 0..<voxels where weightSums[v] > 0 {
+            let w = 1 / weightSums[v]
+            for c in 0..<classes { out[c * voxels + v] *= w }
+        }
+        return out
+    }
+
     /// Arg-max class and its averaged probability per voxel (ties → lowest class; unreached voxels → class 0).
     public func decode() -> (classes: [Int32], confidence: [Float]) {
         let voxels = weightSums.count

@@ -12,10 +12,15 @@ public struct RegionNetwork {
     public let bytesPerVoxel: Double
     public let fixedBytes: Double
 
+    /// Voxel size `(i, j, k)` in mm the network was trained at; nil = run at the scan's own voxel size.
+    public let voxelSizeIJK: [Double]?
+
     /// - Parameters:
-    ///   - outputLabels: for each side, class index → standardized label (see `LabelTables` / spec §5.6).
-    public init(region: SegmentationRegion, unet: UNet, normalization: InputNormalization, outputLabels: [Side: [Int]]) {
+    ///   - voxelSizeMM: the model file's training voxel size `(z, y, x)`; empty or nil = none.
+    public init(region: SegmentationRegion, unet: UNet, normalization: InputNormalization, outputLabels: [Side: [Int]],
+                voxelSizeMM: [Double]? = nil) {
         self.region = region
+        if let v = voxelSizeMM, v.count == 3, v.allSatisfy({ $0 > 0 && $0.isFinite }) { voxelSizeIJK = v.reversed() } else { voxelSizeIJK = nil }
         self.unet = unet
         self.normalization = normalization
         self.outputLabels = outputLabels

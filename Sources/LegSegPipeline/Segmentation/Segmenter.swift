@@ -20,6 +20,11 @@ public struct SegmentationOptions: Sendable {
     public var largestComponent = true
     /// Minimum length in mm of an inner body region in the slice staircase fit.
     public var minimumRegionMM = 30.0
+    /// Run each network at the voxel size it was trained at (its model file's `voxelSizeMM`), resampling the
+    /// scan to it and the class probabilities back.
+    public var resampleToNetworkVoxelSize = true
+    /// Background kept around each leg's bounding box in-plane (mm), as context for the network.
+    public var contextMarginMM = 50.0
     public init() {}
 }
 
@@ -78,11 +83,7 @@ public final class Segmenter {
         }
         progress?.stage("preparing")
         let (canonical, transform) = image.canonicalised()
-        var data = canonical
-        let top = Segmenter.robustMaximum(data.voxels)
-        for n in data.voxels.indices { data.voxels[n] = min(max(data.voxels[n], 0), top) }
-        let mask = ForegroundMask()(data)
-        for n in data.voxels.indices where mask.voxels[n] == 0 { data.voxels[n] = 0 }
+        let (data, mask) = Segmenter.prepare(canonical)
         lap("mask")
         var labels = Volume<UInt8>(shape: canonical.shape, repeating: 0, affine: canonical.affine)
         report.legs = LegSides().split(mask)
@@ -121,17 +122,21 @@ public final class Segmenter {
             let size = [leg.columns.count, canonical.shape[1], slices.count]
             let pieceMask = mask.extracting(origin: origin, size: size, fill: 0)
             guard let box = pieceMask.boundingBox(where: { $0 != 0 }) else { continue }
-            let boxOrigin = (0..<3).map { origin[$0] + box.lower[$0] }
-            var sub = data.extracting(origin: boxOrigin, size: box.size, fill: 0)
+            // In-plane context around the leg's box: the networks learnt legs surrounded by background, not
+            // legs whose skin touches the patch edge (where every layer's zero padding replaces real context).
+            let margin = [0, 1].map { Int((options.contextMarginMM / canonical.spacing[$0]).rounded(.up)) } + [0]
+            let boxOrigin = (0..<3).map { origin[$0] + box.lower[$0] - margin[$0] }
+            let boxSize = (0..<3).map { box.size[$0] + 2 * margin[$0] }
+            var sub = data.extracting(origin: boxOrigin, size: boxSize, fill: 0)
             network.normalization.apply(to: &sub.voxels)
             progress?.stage("segmenting \(leg.side.rawValue) \(region == .thigh ? "thigh" : "lower leg")")
             let (classes, conf, patchSize, count) = try predict(sub, network: network)
             report.patchSize[region] = patchSize
             report.patches += count
             let map = network.outputLabels[leg.side] ?? []
-            for k in 0..<box.size[2] { for j in 0..<box.size[1] { for i in 0..<box.size[0] {
-                let s = i + box.size[0] * (j + box.size[1] * k)
-                guard leg.owned.contains(i + boxOrigin[0]) else { continue }
+            for k in 0..<boxSize[2] { for j in 0..<boxSize[1] { for i in 0..<boxSize[0] {
+                let s = i + boxSize[0] * (j + boxSize[1] * k)
+                guard leg.owned.contains(i + boxOrigin[0]), (0..<canonical.shape[1]).contains(j + boxOrigin[1]) else { continue }
                 let g = labels.index(i + boxOrigin[0], j + boxOrigin[1], k + boxOrigin[2])
                 guard mask.voxels[g] != 0, conf[s] > confidence[g] else { continue }
                 confidence[g] = conf[s]
@@ -145,8 +150,46 @@ public final class Segmenter {
         return (labels.undoing(transform), report)
     }
 
+    /// The preprocessing every network input gets, at inference and in training (`legseg train` calls it too):
+    /// intensities clipped to [0, 99.9th percentile], the foreground mask (spec §1.2), background set to 0.
+    /// `canonical` must be in LegSeg's canonical layout.
+    public static func prepare(_ canonical: Volume<Float>) -> (data: Volume<Float>, mask: Volume<UInt8>) {
+        var data = canonical
+        let top = robustMaximum(data.voxels)
+        for n in data.voxels.indices { data.voxels[n] = min(max(data.voxels[n], 0), top) }
+        let mask = ForegroundMask()(data)
+        for n in data.voxels.indices where mask.voxels[n] == 0 { data.voxels[n] = 0 }
+        return (data, mask)
+    }
+
     /// Sliding-window prediction over one normalised sub-volume: arg-max class and its probability per voxel.
+    ///
+    /// When the network was trained at another voxel size, the sub-volume is resampled to it (linear), the windows
+    /// run on that grid, and the averaged class probabilities are interpolated back (linear) before the arg-max, so
+    /// borders fall between the network's voxels rather than on them.
     func predict(_ sub: Volume<Float>, network: RegionNetwork) throws -> (classes: [Int32], confidence: [Float], patch: [Int], count: Int) {
+        guard let target = network.voxelSizeIJK, options.resampleToNetworkVoxelSize,
+              GridResampling.isNeeded(spacing: sub.spacing, target: target) else {
+            let accumulator = try slidingWindows(sub, network: network)
+            let decoded = accumulator.accumulator.decode()
+            return (decoded.classes, decoded.confidence, accumulator.patch, accumulator.count)
+        }
+        let coarse = GridResampling.resampled(sub, toSpacing: target)
+        let run = try slidingWindows(coarse, network: network)
+        let probabilities = run.accumulator.averaged()
+        let fine = GridResampling.linear(probabilities, channels: network.classes, from: coarse.shape, to: sub.shape)
+        let voxels = sub.count
+        var classes = [Int32](repeating: 0, count: voxels), confidence = [Float](repeating: 0, count: voxels)
+        for v in 0..<voxels {
+            var best = 0, bestValue = fine[v]
+            for c in 1..<network.classes where fine[c * voxels + v] > bestValue { best = c; bestValue = fine[c * voxels + v] }
+            classes[v] = Int32(best); confidence[v] = bestValue
+        }
+        return (classes, confidence, run.patch, run.count)
+    }
+
+    /// Gaussian-weighted sliding windows over a normalised volume on the network's grid.
+    func slidingWindows(_ sub: Volume<Float>, network: RegionNetwork) throws -> (accumulator: ProbabilityAccumulator, patch: [Int], count: Int) {
         let planner = PatchSizePlanner(step: network.stepIJK, fixedBytes: network.fixedBytes, bytesPerVoxel: network.bytesPerVoxel)
         let patch = planner.patchSize(for: sub.shape, budgetBytes: options.memoryBudgetBytes)
         let grid = PatchGrid(dataShape: sub.shape, patchSize: patch, overlap: options.overlap)
@@ -164,8 +207,7 @@ public final class Segmenter {
             accumulator.add(probabilities, origin: origin, weights: weights)
             progress?.advance(done: n + 1, of: origins.count)
         }
-        let decoded = accumulator.decode()
-        return (decoded.classes, decoded.confidence, patch, origins.count)
+        return (accumulator, patch, origins.count)
     }
 
     private func run(_ network: RegionNetwork, _ voxels: [Float], patch: [Int]) throws -> [Float] {
@@ -190,29 +232,43 @@ public final class Segmenter {
         return quantile(stride(from: 0, to: v.count, by: step).map { v[$0] }, 0.999)
     }
 
-    /// For every label, keeps only its largest 6-connected component, working inside the label's bounding box.
+    /// For every label, keeps only its largest 6-connected component (ties: the one met first in array order).
+    /// One flood fill over the whole volume labels the components of all labels at once, so the cost is one pass
+    /// however many labels there are (spec §6.7), instead of one pass per label.
     public static func keepLargestComponents(_ labels: inout Volume<UInt8>) {
-        var boxes: [UInt8: VoxelBox] = [:]
-        for k in 0..<labels.shape[2] { for j in 0..<labels.shape[1] { for i in 0..<labels.shape[0] {
-            let l = labels[i, j, k]
-            guard l != 0 else { continue }
-            if var b = boxes[l] {
-                b.lower = [min(b.lower[0], i), min(b.lower[1], j), min(b.lower[2], k)]
-                b.upper = [max(b.upper[0], i + 1), max(b.upper[1], j + 1), max(b.upper[2], k + 1)]
-                boxes[l] = b
-            } else {
-                boxes[l] = VoxelBox(lower: [i, j, k], upper: [i + 1, j + 1, k + 1])
+        let shape = labels.shape, count = labels.count
+        let sy = shape[0], sz = shape[0] * shape[1]
+        var component = [Int32](repeating: 0, count: count)
+        var sizes: [Int] = [], owner: [UInt8] = []
+        var stack: [Int] = []
+        labels.voxels.withUnsafeBufferPointer { v in
+            component.withUnsafeMutableBufferPointer { c in
+                for seed in 0..<count where c[seed] == 0 && v[seed] != 0 {
+                    let l = v[seed], id = Int32(sizes.count + 1)
+                    c[seed] = id
+                    stack.append(seed)
+                    var size = 0
+                    while let p = stack.popLast() {
+                        size += 1
+                        let i = p % sy, j = (p / sy) % shape[1], k = p / sz
+                        @inline(__always) func visit(_ q: Int) { if c[q] == 0 && v[q] == l { c[q] = id; stack.append(q) } }
+                        if i > 0 { visit(p - 1) }
+                        if i < shape[0] - 1 { visit(p + 1) }
+                        if j > 0 { visit(p - sy) }
+                        if j < shape[1] - 1 { visit(p + sy) }
+                        if k > 0 { visit(p - sz) }
+                        if k < shape[2] - 1 { visit(p + sz) }
+                    }
+                    sizes.append(size)
+                    owner.append(l)
+                }
             }
-        } } }
-        for (label, box) in boxes {
-            let part = labels.cropped(to: box)
-            let v = part.voxels
-            let components = ConnectedComponents(shape: part.shape) { v[$0] == label }
-            guard components.sizes.count > 1 else { continue }
-            for k in 0..<box.size[2] { for j in 0..<box.size[1] { for i in 0..<box.size[0] {
-                let n = i + box.size[0] * (j + box.size[1] * k)
-                if components.labels[n] > 1 { labels[i + box.lower[0], j + box.lower[1], k + box.lower[2]] = 0 }
-            } } }
         }
+        var best = [Int32](repeating: 0, count: 256), bestSize = [Int](repeating: 0, count: 256)
+        for (n, size) in sizes.enumerated() where size > bestSize[Int(owner[n])] {
+            bestSize[Int(owner[n])] = size
+            best[Int(owner[n])] = Int32(n + 1)
+        }
+        for n in 0..<count where labels.voxels[n] != 0 && component[n] != best[Int(labels.voxels[n])] { labels.voxels[n] = 0 }
     }
 }

@@ -47,7 +47,7 @@ public struct LegSides: Sendable {
         guard mask.voxels.contains(where: { $0 != 0 }) else { return [] }
         let profile = columnProfile(mask)
         let overlap = Int((overlapFraction * Double(nx)).rounded(.toNearestOrEven))
-        if let cut = cutBetweenComponents(mask, profile: profile) ?? cutAtValley(profile) {
+        if let cut = cutBetweenComponents(mask, profile: profile) ?? cutAtValley(profile) ?? cutAtValley(separatedSlicesProfile(mask)) {
             return [LegPart(side: .right, columns: 0..<min(nx, cut + overlap), owned: 0..<cut),
                     LegPart(side: .left, columns: max(0, cut - overlap)..<nx, owned: cut..<nx)]
         }
@@ -89,6 +89,30 @@ public struct LegSides: Sendable {
         guard lo < hi, let valley = (lo...hi).min(by: { smooth[$0] < smooth[$1] }) else { return nil }
         let leftPeak = smooth[first...valley].max()!, rightPeak = smooth[valley...last].max()!
         return smooth[valley] < valleyDepth * min(leftPeak, rightPeak) ? valley : nil
+    }
+
+    /// The column profile of only those slices in which the mask falls into two side-by-side parts (a gap of
+    /// empty columns with mask on both sides, each part at least a fifth of the slice's columns). Legs joined at
+    /// the pelvis are one 3D component, and the pelvis slices fill the valley of the whole-volume profile; the
+    /// slices below it still show the gap. Zero when no slice is split.
+    func separatedSlicesProfile(_ mask: Volume<UInt8>) -> [Double] {
+        let (nx, ny, nz) = (mask.shape[0], mask.shape[1], mask.shape[2])
+        var total = [Double](repeating: 0, count: nx)
+        var counts = [Double](repeating: 0, count: nx)
+        for k in 0..<nz {
+            for i in 0..<nx { counts[i] = 0 }
+            for j in 0..<ny { for i in 0..<nx where mask[i, j, k] != 0 { counts[i] += 1 } }
+            guard let first = counts.firstIndex(where: { $0 > 0 }), let last = counts.lastIndex(where: { $0 > 0 }) else { continue }
+            let width = last - first + 1
+            // The longest run of empty columns strictly inside the occupied span.
+            var best = (start: 0, length: 0), run = 0
+            for i in first...last {
+                if counts[i] == 0 { run += 1; if run > best.length { best = (i - run + 1, run) } } else { run = 0 }
+            }
+            guard best.length >= 2, best.start - first >= width / 5, last - (best.start + best.length - 1) >= width / 5 else { continue }
+            for i in 0..<nx { total[i] += counts[i] }
+        }
+        return total
     }
 
     func singleLegSide(_ mask: Volume<UInt8>, profile: [Double]) -> Side {

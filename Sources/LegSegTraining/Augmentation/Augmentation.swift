@@ -205,7 +205,10 @@ public struct Augmenter: Sendable {
                 let c = coefficients
                 v *= exp(c[0] * x + c[1] * y + c[2] * z + c[3] * x * x + c[4] * y * y + c[5] * z * z + c[6] * x * y + c[7] * y * z + c[8] * x * z)
             }
-            if p.noise > 0 {  // Rician: magnitude of the signal plus complex Gaussian noise
+            // Rician: magnitude of the signal plus complex Gaussian noise — inside the body only: inputs are
+            // prepared with an exact-zero background (`Segmenter.prepare`), and noise there would shift the
+            // histogram normalisation away from what `segment` feeds the network.
+            if p.noise > 0 && img.voxels[n] > 0 {
                 let re = v + p.noise * g.normal(), im = p.noise * g.normal()
                 v = (re * re + im * im).squareRoot()
             }

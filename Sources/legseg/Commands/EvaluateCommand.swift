@@ -26,7 +26,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Labels to evaluate, e.g. 1,2,5-8 (default: every label other than 0 in either file).")
     var labels: String?
 
-    @Option(help: "JSON file mapping label ids to names, e.g. {\"1\": \"rectus femoris right\"}.",
+    @Option(help: "JSON file mapping label ids to names, e.g. {\"1\": \"rectus femoris right\"}, or 'standardized' for LegSeg's left/right table.",
             completion: .file(extensions: ["json"]))
     var names: String?
 
@@ -129,6 +129,7 @@ enum LabelNames {
     }
 
     static func read(_ path: String) throws -> [Int: String] {
+        if path == "standardized" { return LabelTables.names(of: .standardized) }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw Failure(file: path, message: FileManager.default.fileExists(atPath: path) ? "cannot read file" : "no such file")
         }

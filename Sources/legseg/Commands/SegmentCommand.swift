@@ -3,6 +3,7 @@ import Foundation
 import LegSegDNNL
 import LegSegEngine
 import LegSegIO
+import LegSegModels
 import LegSegPipeline
 
 /// `legseg segment`: label every leg muscle of NIfTI scans (the SegmentData pipeline).
@@ -36,6 +37,9 @@ struct SegmentCommand: ParsableCommand {
     @Option(name: .customLong("max-memory"), help: "Memory budget for network patches, in GB.")
     var maxMemory: Double = 1.5
 
+    @Option(name: .customLong("context-mm"), help: "Background kept around each leg in-plane as context for the network (mm).")
+    var contextMM: Double = 50
+
     @Option(help: "Compute device: cpu, gpu or auto (auto uses the GPU when a GPU backend exists).")
     var device: Device = .auto
 
@@ -56,6 +60,7 @@ struct SegmentCommand: ParsableCommand {
 
     func validate() throws {
         guard maxMemory > 0.1 else { throw ValidationError("--max-memory must be more than 0.1 GB") }
+        guard contextMM >= 0, contextMM <= 500 else { throw ValidationError("--context-mm must lie in 0...500") }
         if output != nil || water != nil || fat != nil {
             guard inputs.count == 1, !isDirectory(inputs[0]) else { throw ValidationError("-o, --water and --fat need exactly one input file") }
         }
@@ -143,6 +148,7 @@ struct SegmentCommand: ParsableCommand {
                 "input": .string(file), "labels": .string(outputURL.relativePath),
                 "legs": .array(report.legs.map { .string($0.side.rawValue) }),
                 "regions": .object(Dictionary(uniqueKeysWithValues: report.regionSlices.map { ($0.key.rawValue, JSONValue.array([.number(Double($0.value.lowerBound)), .number(Double($0.value.upperBound))])) })),
+                "slice_regions": report.sliceRegions.map { .array($0.map { .string($0.name) }) } ?? .null,
                 "labels_found": .number(Double(stats.labels.count)), "patches": .number(Double(report.patches)),
                 "seconds": .number((seconds * 100).rounded() / 100),
                 "timings": .object(Dictionary(report.timings.map { ($0.stage, JSONValue.number(($0.seconds * 1000).rounded() / 1000)) }, uniquingKeysWith: { a, _ in a })),
@@ -160,7 +166,7 @@ struct SegmentCommand: ParsableCommand {
         if let models { folder = URL(fileURLWithPath: models) } else if let bundled = BundledModels.folder {
             folder = bundled
         } else {
-            throw SegmentationError(file: nil, message: "this build has no bundled networks yet; pass --models DIR (thigh.json, lowerleg.json, classifier.json)")
+            throw SegmentationError(file: nil, message: "the bundled networks were not found beside the legseg binary (LegSeg_LegSegModels.resources); set LEGSEG_MODELS or pass --models DIR (thigh.json, lowerleg.json, classifier.json)")
         }
         let backend = try DNNLBackend()
         let p: Precision = precision == .bf16 ? .bf16 : .f32
@@ -179,7 +185,8 @@ struct SegmentCommand: ParsableCommand {
             }
             let unet = try UNet(configuration: config, weights: model.weights, backend: backend, precision: p)
             networks[region] = RegionNetwork(region: region, unet: unet, normalization: model.manifest.input.normalization,
-                                             outputLabels: [.left: mapping.left, .right: mapping.right])
+                                             outputLabels: [.left: mapping.left, .right: mapping.right],
+                                             voxelSizeMM: model.manifest.input.voxelSizeMM)
         }
         guard !networks.isEmpty else {
             throw SegmentationError(file: folder.relativePath, message: "holds neither thigh.json nor lowerleg.json")
@@ -196,6 +203,7 @@ struct SegmentCommand: ParsableCommand {
         var options = SegmentationOptions()
         options.region = region
         options.memoryBudgetBytes = maxMemory * 1e9
+        options.contextMarginMM = contextMM
         options.mirror = mirror
         return Segmenter(networks: networks, classifier: classifier, options: options)
     }
@@ -236,10 +244,6 @@ struct SegmentCommand: ParsableCommand {
 
 extension RegionChoice: ExpressibleByArgument {}
 
-/// The networks shipped inside the package (none until the training issue lands them).
-enum BundledModels {
-    static var folder: URL? { nil }
-}
 
 /// A one-line progress display on stderr (terminal only).
 final class TerminalProgress: SegmentationProgress {

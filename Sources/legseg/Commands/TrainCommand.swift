@@ -3,7 +3,9 @@ import Foundation
 import LegSegDNNL
 import LegSegEngine
 import LegSegIO
+import LegSegModels
 import LegSegPhantom
+import LegSegPipeline
 import LegSegTraining
 
 /// `legseg train`: train (or continue training) a thigh or lower-leg UNet on labelled scans and/or phantoms.
@@ -19,10 +21,12 @@ struct TrainCommand: ParsableCommand {
         .optimizer.safetensors, an ordinary model file) and a row of OUT/NAME.log.csv; --resume continues exactly.
         """)
 
-    enum Region: String, ExpressibleByArgument, CaseIterable { case thigh, lowerleg }
+    enum Region: String, ExpressibleByArgument, CaseIterable { case thigh, lowerleg, classifier }
     enum PrecisionOption: String, ExpressibleByArgument, CaseIterable { case f32, bf16 }
 
-    @Option(help: "Which network: thigh (N5 table) or lowerleg (N6 table).") var region: Region
+    @Option(name: [.customLong("network"), .customLong("region")],
+            help: "Which network: thigh (N5 table), lowerleg (N6 table), or classifier (slice side and body position, from phantoms).")
+    var region: Region
     @Option(help: "Checkpoint folder (keep it outside the repository).") var out: String
     @Option(help: "Folder of labelled scans (repeatable).") var data: [String] = []
     @Option(help: "ITK-SNAP label file of the data's labels (default: the standardized Muscles_leg table).") var labels: String?
@@ -35,6 +39,13 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Patch size z,y,x (multiples of the network's step).") var patch: String = "16,64,64"
     @Option(help: "Features of the first level.") var base: Int = 16
     @Option(help: "Levels of the UNet.") var depth: Int = 4
+    @Option(help: "Dropout rate after every UNet block during training (default 0.2 as the original, or the --init model's).") var dropout: Double?
+    @Option(help: "Classifier only: slice image size in pixels (square).") var imageSize: Int = 64
+    @Option(help: "Voxel size z,y,x in mm the network is trained (and later run) at; data are resampled to it. 'native' keeps the data's own.")
+    var voxelSize: String?
+    @Option(name: .customLong("init"),
+            help: "Fine-tune: start from this model file's weights ('bundled': the shipped network of --network); its architecture and voxel size are kept.")
+    var initial: String?
     @Option(help: "Base learning rate (Adam, the original's warm-up/plateau/cosine schedule).") var learningRate: Double = 1e-3
     @Option(help: "Training precision: f32, or bf16 (mixed precision).") var precision: PrecisionOption = .f32
     @Option(help: "Stop after this many rounds without a better validation Dice (0: never).") var patience: Int = 0
@@ -44,10 +55,21 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .shortAndLong, help: "No progress output.") var quiet = false
 
     var patchSize: [Int] { patch.split(separator: ",").compactMap { Int($0) } }
+    /// Training voxel size `(i, j, k)` (reversed from the option's z,y,x); nil = native.
+    var voxelSizeIJK: [Double]? {
+        let v = voxelSize ?? "6,3,3"
+        return v == "native" ? nil : Array(v.split(separator: ",").compactMap { Double($0) }.reversed())
+    }
 
     func validate() throws {
         guard !data.isEmpty || phantoms > 0 else { throw ValidationError("give --data DIR and/or --phantoms N") }
+        if region == .classifier {
+            guard data.isEmpty else { throw ValidationError("the classifier learns from phantoms' per-slice regions: give --phantoms N, not --data") }
+            guard imageSize >= 16, imageSize % 16 == 0 else { throw ValidationError("--image-size must be a multiple of 16") }
+        }
         guard patchSize.count == 3, patchSize.allSatisfy({ $0 > 0 }) else { throw ValidationError("--patch needs z,y,x") }
+        if let v = voxelSizeIJK { guard v.count == 3, v.allSatisfy({ $0 > 0 }) else { throw ValidationError("--voxel-size needs z,y,x in mm or 'native'") } }
+        if let dropout { guard (0..<1).contains(dropout) else { throw ValidationError("--dropout must lie in [0, 1)") } }
         guard rounds >= 1, batchesPerRound >= 1, batch >= 1, base >= 2, depth >= 2 else { throw ValidationError("rounds, batches, batch, base and depth must be positive (depth ≥ 2)") }
     }
 
@@ -59,6 +81,37 @@ struct TrainCommand: ParsableCommand {
     }
 
     func train() throws {
+        if region == .classifier { return try trainClassifier() }
+        let start = try initialModel()
+        if let start, voxelSize == nil, start.manifest.input.voxelSizeMM.count == 3 {
+            var command = self
+            command.voxelSize = start.manifest.input.voxelSizeMM.map { String($0) }.joined(separator: ",")
+            return try command.trainUNet(from: start)
+        }
+        try trainUNet(from: start)
+    }
+
+    /// The model to fine-tune (`--init`), checked against the network being trained.
+    func initialModel() throws -> ModelFile? {
+        guard let initial else { return nil }
+        let url: URL
+        if initial == "bundled" {
+            guard let folder = BundledModels.folder else { throw TrainingError("the bundled networks were not found; pass --init MODEL.json") }
+            url = folder.appendingPathComponent(region.rawValue + ".json")
+        } else {
+            url = URL(fileURLWithPath: initial)
+        }
+        let model = try ModelFile(contentsOf: url)
+        guard case .unet(let config) = model.manifest.architecture else { throw TrainingError(file: url.path, "is not a segmentation UNet") }
+        let names = region == .thigh ? LabelTables.thighNetwork : LabelTables.lowerLegNetwork
+        let modelNames = model.manifest.classes?.sorted { $0.label < $1.label }.map(\.name) ?? []
+        guard config.classes == names.count, modelNames.map(LabelTables.normalisedName) == names.map(LabelTables.normalisedName) else {
+            throw TrainingError(file: url.path, "its classes are not the \(region.rawValue) network's (\(names.count) classes of the \(region == .thigh ? "N5" : "N6") table)")
+        }
+        return model
+    }
+
+    func trainUNet(from start: ModelFile?) throws {
         let table: LabelTables.Table = region == .thigh ? .thigh : .lowerLeg
         let names = region == .thigh ? LabelTables.thighNetwork : LabelTables.lowerLegNetwork
         let lut = try dataLabelTranslation(to: table)
@@ -70,7 +123,7 @@ struct TrainCommand: ParsableCommand {
             for c in cases {
                 let image = try NIfTIReader.read(c.image).volume.canonicalised().volume
                 let labelMap = try NIfTIReader.read(c.labels).volume.canonicalised().volume.map { UInt8(lut[Int($0)] ?? 0) }
-                volumes.append(TrainingVolume(name: c.labels.relativePath, image: image, labels: labelMap))
+                volumes.append(prepared(TrainingVolume(name: c.labels.relativePath, image: image, labels: labelMap)))
             }
         }
         volumes += try makePhantoms(count: phantoms, first: 0, table: table)
@@ -79,10 +132,12 @@ struct TrainCommand: ParsableCommand {
         // 2. The network, trainer and run.
         let step = [1, 2, 2]
         let downsampling = [step] + Array(repeating: [2, 2, 2], count: depth - 2)
-        let config = UNetConfiguration(classes: names.count, depth: depth, baseFeatures: base, downsampling: downsampling)
+        var config = UNetConfiguration(classes: names.count, depth: depth, baseFeatures: base, downsampling: downsampling)
+        if let start, case .unet(let c) = start.manifest.architecture { config = c }
+        if let dropout { config.dropout = Float(dropout) }
         try config.checkPatch(patchSize)
         let backend = try DNNLBackend()
-        let network = try TrainableUNet(configuration: config, parameters: TrainableNetwork.initialParameters(config, seed: seed))
+        let network = try TrainableUNet(configuration: config, parameters: start?.weights ?? TrainableNetwork.initialParameters(config, seed: seed))
         var settings = TrainingRunSettings()
         settings.rounds = rounds; settings.batchesPerRound = batchesPerRound; settings.batchSize = batch
         settings.patch = patchSize; settings.patience = patience; settings.seed = seed
@@ -96,14 +151,84 @@ struct TrainCommand: ParsableCommand {
             name: modelName, description: "LegSeg \(region.rawValue) network trained with legseg train",
             architecture: .unet(config),
             input: InputSpec(normalization: InputNormalization(rule: "uniform", bins: 1024), patchSize: patchSize,
-                             voxelSizeMM: volumes.first.map { Array($0.image.spacing.reversed()) } ?? []),
+                             voxelSizeMM: voxelSizeIJK.map { Array($0.reversed()) } ?? volumes.first.map { Array($0.image.spacing.reversed()) } ?? []),
             classes: names.enumerated().map { ClassLabel(name: $0.element, label: $0.offset) },
-            provenance: ["tool": "legseg train", "seed": String(seed), "data": data.joined(separator: ","),
+            provenance: ["tool": "legseg train", "seed": String(seed), "init": initial ?? "random (Kaiming)", "data": data.joined(separator: ","),
                          "phantoms": String(phantoms), "rounds": String(rounds), "batchesPerRound": String(batchesPerRound)],
             weights: WeightsReference(file: modelName + ".safetensors", sha256: "", dtype: .f32))
         let run = try TrainingRun(trainer: trainer, settings: settings, manifest: manifest, volumes: volumes,
                                   validation: validation, directory: URL(fileURLWithPath: out))
         let reporter = RoundReporter(json: json, quiet: quiet, interactive: Terminal.isInteractive)
+        run.progress = reporter
+        let start = resume ? try run.resume() : 0
+        try run.run(from: start)
+    }
+
+    /// The slice classifier (spec §1.3, §2.2): a small 2D trunk on `--image-size` slice images made exactly as
+    /// `legseg segment` makes them (prepared volume, `SliceRegionClassifier.sliceImage`), with a side head
+    /// (Both / Left / Right) and a position head (Ankle / Lower / Knee / Upper / Hip), learnt from full-length
+    /// phantoms whose field of view varies, with one or two legs.
+    func trainClassifier() throws {
+        let size = [imageSize, imageSize]
+        let sides = ["Both", "Left", "Right"], positions = ["Ankle", "Lower", "Knee", "Upper", "Hip"]
+        let positionOf: [String: Int] = ["ankle": 0, "lower-leg": 1, "knee": 2, "thigh": 3, "hip": 4]
+        func slices(count: Int, first: Int) throws -> SliceImageSet {
+            var set = SliceImageSet(imageSize: size)
+            let contrasts: [ImageContrast] = [.outPhase, .inPhase, .outPhase, .water, .outPhase, .fat]
+            let legChoices: [LegSelection] = [.both, .both, .left, .both, .both, .right]
+            for i in 0..<count {
+                let n = first + i
+                if !quiet && !json { Terminal.note("generating phantom \(i + 1) of \(count)") }
+                var options = PhantomOptions()
+                options.randomiseContrast = true
+                options.diseasePattern = .random
+                options.diseaseSeverity = Double(n % 5) * 0.15
+                options.contrast = contrasts[n % contrasts.count]
+                options.legs = legChoices[n % legChoices.count]
+                options.voxelSize = [1.5 + 0.25 * Double(n % 3), 1.5 + 0.25 * Double(n % 3), [5.0, 6, 7, 8][n % 4]]
+                if n % 3 != 0 { options.fieldOfViewLengthMM = [250.0, 350, 450][n % 3] }  // a station, not the whole leg
+                let c = try PhantomGenerator.generate(options: options, seed: seed, index: n)
+                // Phantoms are written in the canonical LPS layout, so sliceRegions[k] is canonical slice k.
+                let data = Segmenter.prepare(c.images.first!.volume.canonicalised().volume).data
+                let side = options.legs == .both ? 0 : (options.legs == .left ? 1 : 2)
+                for k in 0..<data.shape[2] {
+                    let name = c.metadata.sliceRegions[k]
+                    guard let p = positionOf[name] else { continue }
+                    set.append(SliceRegionClassifier.sliceImage(data, slice: k, size: size), labels: ["side": side, "position": p])
+                }
+            }
+            return set
+        }
+        let training = try slices(count: phantoms, first: 0)
+        let validation = try slices(count: validationPhantoms, first: phantoms)
+        let config = SliceClassifierConfiguration(
+            imageSize: size, inputChannels: 1,
+            stages: [.init(features: 8, kernel: 5, pool: 2), .init(features: 16, kernel: 3, pool: 2),
+                     .init(features: 32, kernel: 3, pool: 2), .init(features: 32, kernel: 3, pool: 2)],
+            headWidths: [64], heads: [.init(name: "side", classes: sides), .init(name: "position", classes: positions)],
+            activation: .relu, normalization: .batch)
+        let backend = try DNNLBackend()
+        let network = try TrainableSliceClassifier(configuration: config, parameters: TrainableNetwork.initialParameters(config, seed: seed))
+        var settings = TrainingRunSettings()
+        settings.rounds = rounds; settings.batchesPerRound = batchesPerRound; settings.batchSize = batch
+        settings.patience = patience; settings.seed = seed
+        let trainer = ClassifierTrainer(network: network, backend: backend, optimizer: Adam(),
+                                        settings: TrainingSettings(baseLearningRate: learningRate,
+                                                                   schedule: .segmentData(totalBatches: rounds * batchesPerRound),
+                                                                   clipping: .norm(5), precision: precision == .bf16 ? .bf16 : .f32, seed: seed))
+        let modelName = name ?? "classifier"
+        let manifest = ModelManifest(
+            name: modelName, description: "LegSeg slice classifier (side, body position) trained with legseg train",
+            architecture: .sliceClassifier(config),
+            input: InputSpec(normalization: InputNormalization(rule: "minmax"), patchSize: size, voxelSizeMM: []),
+            classes: positions.enumerated().map { ClassLabel(name: $0.element, label: $0.offset) },
+            provenance: ["tool": "legseg train --network classifier", "seed": String(seed), "phantoms": String(phantoms),
+                         "slices": String(training.count), "rounds": String(rounds), "batchesPerRound": String(batchesPerRound)],
+            weights: WeightsReference(file: modelName + ".safetensors", sha256: "", dtype: .f32))
+        let run = try ClassifierTrainingRun(trainer: trainer, settings: settings, manifest: manifest, training: training,
+                                            validation: validation, directory: URL(fileURLWithPath: out))
+        run.mirrorSwap = ["side": [1: 2, 2: 1]]
+        let reporter = RoundReporter(json: json, quiet: quiet, interactive: Terminal.isInteractive, metric: "accuracy")
         run.progress = reporter
         let start = resume ? try run.resume() : 0
         try run.run(from: start)
@@ -127,17 +252,37 @@ struct TrainCommand: ParsableCommand {
         return lut
     }
 
+    /// What every network input gets at inference (`Segmenter.prepare`: clip, foreground mask, background 0), then
+    /// the training voxel size: images linear, labels nearest, as `legseg segment` resamples scans.
+    func prepared(_ v: TrainingVolume) -> TrainingVolume {
+        var image = Segmenter.prepare(v.image).data, labels = v.labels
+        if let target = voxelSizeIJK, GridResampling.isNeeded(spacing: image.spacing, target: target) {
+            image = GridResampling.resampled(image, toSpacing: target)
+            labels = GridResampling.resampledLabels(labels, toSpacing: target)
+        }
+        return TrainingVolume(name: v.name, image: image, labels: labels)
+    }
+
+    /// Phantoms for training: mostly two legs, sometimes one; disease severity 0–0.6 with a random pattern, contrast gains and noise; the
+    /// image contrast cycles through out-phase (half of them), in-phase, water and fat; rendered directly at the
+    /// training voxel size (the phantom's own partial-volume model does the downsampling).
     func makePhantoms(count: Int, first: Int, table: LabelTables.Table) throws -> [TrainingVolume] {
-        var options = PhantomOptions()
-        options.regions = region == .thigh ? [.hip, .thigh, .knee] : [.knee, .lowerLeg, .ankle]
-        options.randomiseContrast = true
-        options.labelTable = table
-        options.diseasePattern = .random
+        let contrasts: [ImageContrast] = [.outPhase, .inPhase, .outPhase, .water, .outPhase, .fat]
+        let legChoices: [LegSelection] = [.both, .both, .both, .left, .both, .both, .both, .right]
         return try (0..<count).map { i in
             if !quiet && !json { Terminal.note("generating phantom \(i + 1) of \(count)") }
+            var options = PhantomOptions()
+            options.regions = region == .thigh ? [.hip, .thigh, .knee] : [.knee, .lowerLeg, .ankle]
+            options.randomiseContrast = true
+            options.labelTable = table
+            options.diseasePattern = .random
+            options.diseaseSeverity = Double((first + i) % 5) * 0.15  // healthy ... moderately fatty (0.6)
+            options.contrast = contrasts[(first + i) % contrasts.count]
+            options.legs = legChoices[(first + i) % legChoices.count]
+            if let v = voxelSizeIJK { options.voxelSize = v }
             let c = try PhantomGenerator.generate(options: options, seed: seed, index: first + i)
             let image = c.images.first!.volume.canonicalised().volume
-            return TrainingVolume(name: c.name, image: image, labels: c.labels.canonicalised().volume)
+            return prepared(TrainingVolume(name: c.name, image: image, labels: c.labels.canonicalised().volume))
         }
     }
 }
@@ -145,20 +290,25 @@ struct TrainCommand: ParsableCommand {
 /// Prints training progress: a batch bar on a terminal, one line (or JSON object) per round.
 final class RoundReporter: TrainingProgress {
     let json: Bool, quiet: Bool, interactive: Bool
-    init(json: Bool, quiet: Bool, interactive: Bool) { self.json = json; self.quiet = quiet; self.interactive = interactive }
+    /// What the validation figures are: "dice" per class (UNets) or "accuracy" per head (the classifier).
+    let metric: String
+    init(json: Bool, quiet: Bool, interactive: Bool, metric: String = "dice") {
+        self.json = json; self.quiet = quiet; self.interactive = interactive; self.metric = metric
+    }
     func batch(_ done: Int, of total: Int, loss: Double) {
         guard interactive, !quiet, !json else { return }
         FileHandle.standardError.write(Data(String(format: "\r\u{1B}[Kbatch %d/%d loss %.4f", done, total, loss).utf8))
     }
     func round(_ r: RoundRecord) {
         if json {
-            print(JSONLine.encode(["round": .number(Double(r.round)), "loss": .number(r.loss), "mean_dice": .number(r.meanDice),
-                                   "dice": .array(r.validationDice.map { .number($0) }), "learning_rate": .number(r.learningRate),
+            print(JSONLine.encode(["round": .number(Double(r.round)), "loss": .number(r.loss), "mean_" + metric: .number(r.meanDice),
+                                   metric: .array(r.validationDice.map { .number($0) }), "learning_rate": .number(r.learningRate),
                                    "seconds": .number(r.seconds)]))
             fflush(nil)  // all C streams, i.e. stdout; one line per round as it happens, also when stdout is a pipe
         } else if !quiet {
             if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-            Terminal.note(String(format: "round %d: loss %.4f, validation Dice %.3f, lr %.2e, %.1f s", r.round, r.loss, r.meanDice, r.learningRate, r.seconds))
+            Terminal.note(String(format: "round %d: loss %.4f, validation %@ %.3f, lr %.2e, %.1f s", r.round, r.loss,
+                                 metric == "dice" ? "Dice" : metric, r.meanDice, r.learningRate, r.seconds))
         }
     }
 }
