@@ -110,36 +110,19 @@ public final class ClassifierTrainingRun {
     var logURL: URL { directory.appendingPathComponent(manifest.name + ".log.csv") }
 
     public func resume() throws -> Int {
-        try Checkpoint.resume(trainer, from: checkpointURL)
-        if let text = try? String(contentsOf: logURL, encoding: .utf8) {
-            records = text.split(separator: "\n").dropFirst().compactMap(TrainingRun.parse)
-        }
-        return trainer.batch / settings.batchesPerRound
+        try RoundLoop.resume(trainer, checkpoint: checkpointURL, log: logURL, records: &records, batchesPerRound: settings.batchesPerRound)
     }
 
+    /// Runs rounds `start..<settings.rounds`; the records' `validationDice` hold the accuracy per head.
     public func run(from start: Int = 0) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        var best = records.map(\.meanDice).max() ?? -1, sinceBest = 0
-        for round in start..<settings.rounds {
-            let clock = Date()
-            var lossSum = 0.0
-            for b in 0..<settings.batchesPerRound {
-                let (input, labels) = try makeBatch(round * settings.batchesPerRound + b)
-                lossSum += try trainer.step(input: input, labels: labels)
-                progress?.batch(b + 1, of: settings.batchesPerRound, loss: lossSum / Double(b + 1))
-            }
-            let accuracy = try validate()
-            let lr = Double(trainer.settings.schedule.learningRate(base: trainer.settings.baseLearningRate, batch: trainer.batch))
-            // `validationDice` holds the accuracy per head here (same CSV layout as the UNet's log).
-            let record = RoundRecord(round: round + 1, loss: lossSum / Double(settings.batchesPerRound), validationDice: accuracy,
-                                     learningRate: lr, seconds: Date().timeIntervalSince(clock))
-            records.append(record)
-            try Checkpoint.write(trainer, manifest: manifest, to: directory)
-            try AtomicFile.write(Data(csv().utf8), to: logURL)
-            progress?.round(record)
-            if record.meanDice > best + 1e-4 { best = record.meanDice; sinceBest = 0 } else { sinceBest += 1 }
-            if settings.patience > 0 && sinceBest >= settings.patience { break }
-        }
+        try RoundLoop.run(from: start, settings: settings, trainer: trainer, previous: records, progress: progress,
+                          step: { try self.trainer.step(input: $0.0, labels: $0.1) }, batch: makeBatch, validate: validate,
+                          finish: { record in
+                              self.records.append(record)
+                              try Checkpoint.write(self.trainer, manifest: self.manifest, to: self.directory)
+                              try AtomicFile.write(Data(self.csv().utf8), to: self.logURL)
+                          },
+                          directory: directory)
     }
 
     /// Batch `index`: random images, each augmented, all from (seed, index).

@@ -83,37 +83,19 @@ public final class TrainingRun {
 
     /// Continues from the checkpoint in `directory`; returns the round to start from.
     public func resume() throws -> Int {
-        try Checkpoint.resume(trainer, from: checkpointURL)
-        if let text = try? String(contentsOf: logURL, encoding: .utf8) {
-            records = text.split(separator: "\n").dropFirst().compactMap(TrainingRun.parse)
-        }
-        return trainer.batch / settings.batchesPerRound
+        try RoundLoop.resume(trainer, checkpoint: checkpointURL, log: logURL, records: &records, batchesPerRound: settings.batchesPerRound)
     }
 
     /// Runs rounds `start..<settings.rounds` (or until early stopping).
     public func run(from start: Int = 0) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        var best = records.map(\.meanDice).max() ?? -1, sinceBest = 0
-        for round in start..<settings.rounds {
-            let clock = Date()
-            var lossSum = 0.0
-            for b in 0..<settings.batchesPerRound {
-                let index = round * settings.batchesPerRound + b
-                let (input, target) = try makeBatch(index)
-                lossSum += try trainer.step(input: input, target: target)
-                progress?.batch(b + 1, of: settings.batchesPerRound, loss: lossSum / Double(b + 1))
-            }
-            let dice = try validate()
-            let lr = Double(trainer.settings.schedule.learningRate(base: trainer.settings.baseLearningRate, batch: trainer.batch))
-            let record = RoundRecord(round: round + 1, loss: lossSum / Double(settings.batchesPerRound), validationDice: dice,
-                                     learningRate: lr, seconds: Date().timeIntervalSince(clock))
-            records.append(record)
-            try Checkpoint.write(trainer, manifest: manifest, to: directory)
-            try AtomicFile.write(Data(csv().utf8), to: logURL)
-            progress?.round(record)
-            if record.meanDice > best + 1e-4 { best = record.meanDice; sinceBest = 0 } else { sinceBest += 1 }
-            if settings.patience > 0 && sinceBest >= settings.patience { break }
-        }
+        try RoundLoop.run(from: start, settings: settings, trainer: trainer, previous: records, progress: progress,
+                          step: { try self.trainer.step(input: $0.0, target: $0.1) }, batch: makeBatch, validate: validate,
+                          finish: { record in
+                              self.records.append(record)
+                              try Checkpoint.write(self.trainer, manifest: self.manifest, to: self.directory)
+                              try AtomicFile.write(Data(self.csv().utf8), to: self.logURL)
+                          },
+                          directory: directory)
     }
 
     /// Batch `index`: for each sample a volume, an augmentation and a class-balanced patch, all from (seed, index).
@@ -184,5 +166,44 @@ public final class TrainingRun {
         let f = line.split(separator: ",").map(String.init)
         guard f.count >= 5, let round = Int(f[0]), let loss = Double(f[1]), let lr = Double(f[3]), let s = Double(f[4]) else { return nil }
         return RoundRecord(round: round, loss: loss, validationDice: f.dropFirst(5).compactMap(Double.init), learningRate: lr, seconds: s)
+    }
+}
+
+/// The round loop both training runs share (UNet and slice classifier): batches, validation, a record per round
+/// handed to `finish` (which keeps it and writes the checkpoint and CSV row), early stopping on the mean
+/// validation figure; and resuming from it.
+enum RoundLoop {
+    static func run<Batch>(from start: Int, settings: TrainingRunSettings, trainer: any CheckpointableTrainer,
+                           previous: [RoundRecord], progress: TrainingProgress?, step: (Batch) throws -> Double,
+                           batch: (Int) throws -> Batch, validate: () throws -> [Double],
+                           finish: (RoundRecord) throws -> Void, directory: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var best = previous.map(\.meanDice).max() ?? -1, sinceBest = 0
+        for round in start..<settings.rounds {
+            let clock = Date()
+            var lossSum = 0.0
+            for b in 0..<settings.batchesPerRound {
+                lossSum += try step(try batch(round * settings.batchesPerRound + b))
+                progress?.batch(b + 1, of: settings.batchesPerRound, loss: lossSum / Double(b + 1))
+            }
+            let figures = try validate()
+            let lr = Double(trainer.settings.schedule.learningRate(base: trainer.settings.baseLearningRate, batch: trainer.batch))
+            let record = RoundRecord(round: round + 1, loss: lossSum / Double(settings.batchesPerRound), validationDice: figures,
+                                     learningRate: lr, seconds: Date().timeIntervalSince(clock))
+            try finish(record)  // keep it, write the checkpoint and the CSV log
+            progress?.round(record)
+            if record.meanDice > best + 1e-4 { best = record.meanDice; sinceBest = 0 } else { sinceBest += 1 }
+            if settings.patience > 0 && sinceBest >= settings.patience { break }
+        }
+    }
+
+    /// Restores the trainer from the checkpoint and the records from the CSV log; returns the round to start from.
+    static func resume(_ trainer: any CheckpointableTrainer, checkpoint: URL, log: URL, records: inout [RoundRecord],
+                       batchesPerRound: Int) throws -> Int {
+        try Checkpoint.resume(trainer, from: checkpoint)
+        if let text = try? String(contentsOf: log, encoding: .utf8) {
+            records = text.split(separator: "\n").dropFirst().compactMap(TrainingRun.parse)
+        }
+        return trainer.batch / batchesPerRound
     }
 }

@@ -18,32 +18,24 @@ public struct ForegroundMask: Sendable {
     /// The mask (0/1) of `image`; all zeros when the image is empty or constant.
     public func callAsFunction(_ image: Volume<Float>) -> Volume<UInt8> {
         var mask = Volume<UInt8>(shape: image.shape, repeating: 0, affine: image.affine)
-        guard let normalised = ForegroundMask.referenceNormalised(image.voxels) else { return mask }
+        guard let (normalised, backgroundMedian) = ForegroundMask.referenceNormalisation(image.voxels) else { return mask }
         let maxValue = normalised.max() ?? 0
         // Beyond the spec: magnitude images with background noise (low SNR) can have noise above 10 % of the
         // foreground median, which then floods the mask over the whole field of view (one "leg", the classifier
         // seeing whole-FOV slices). The threshold is raised to 3x the median of the Otsu background class, which
         // is 0 for zero-background scans (unchanged) and keeps all but ~0.2 % of Rayleigh noise out otherwise.
-        let cut = max(threshold, 3 * ForegroundMask.backgroundMedian(normalised))
+        let cut = max(threshold, 3 * backgroundMedian)
         for n in normalised.indices where normalised[n] >= cut && normalised[n] < 1.1 * maxValue { mask.voxels[n] = 1 }
         return smooth(mask)
     }
 
-    /// Median of the voxels Otsu puts in the background class (on the [min, 99th percentile] scale of `values`).
-    static func backgroundMedian(_ values: [Float]) -> Float {
-        guard let lo = values.min() else { return 0 }
-        let span = max(quantile(values, 0.99) - lo, .leastNonzeroMagnitude)
-        let scaled = values.map { min(1, max(0, ($0 - lo) / span)) }
-        let cut = otsuThreshold(scaled)
-        var background: [Float] = []
-        background.reserveCapacity(values.count)
-        for n in values.indices where scaled[n] <= cut { background.append(values[n]) }
-        return background.isEmpty ? 0 : median(background)
-    }
-
     /// `NormalizeData` method "Set" (spec §1.2a): shifts to a zero minimum and scales so that the median of the
     /// Otsu foreground is 100. Nil when the image has no non-zero voxel after the shift.
-    public static func referenceNormalised(_ values: [Float]) -> [Float]? {
+    public static func referenceNormalised(_ values: [Float]) -> [Float]? { referenceNormalisation(values)?.values }
+
+    /// The reference normalisation and, on the same scale, the median of the voxels in Otsu's background class
+    /// (one Otsu split serves both).
+    static func referenceNormalisation(_ values: [Float]) -> (values: [Float], backgroundMedian: Float)? {
         guard let minimum = values.min() else { return nil }
         let s = values.map { $0 - minimum }
         let nonZero = s.filter { $0 > 0 }
@@ -56,11 +48,13 @@ public struct ForegroundMask: Sendable {
         let span = max(q99 - tMin, .leastNonzeroMagnitude)
         let scaled = t.map { min(1, max(0, ($0 - tMin) / span)) }
         let cut = otsuThreshold(scaled)
-        var foreground: [Float] = []
+        var foreground: [Float] = [], background: [Float] = []
         foreground.reserveCapacity(s.count / 2)
-        for n in s.indices where scaled[n] > cut && s[n] > 0 { foreground.append(s[n]) }
+        for n in s.indices {
+            if scaled[n] > cut { if s[n] > 0 { foreground.append(s[n]) } } else { background.append(s[n]) }
+        }
         let med = foreground.isEmpty ? t1 : median(foreground)
-        return s.map { 100 * $0 / med }
+        return (s.map { 100 * $0 / med }, background.isEmpty ? 0 : 100 * median(background) / med)
     }
 
     /// `SmoothMask` with the effective options of spec §1.2c.

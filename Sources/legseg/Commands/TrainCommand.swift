@@ -174,17 +174,11 @@ struct TrainCommand: ParsableCommand {
         let positionOf: [String: Int] = ["ankle": 0, "lower-leg": 1, "knee": 2, "thigh": 3, "hip": 4]
         func slices(count: Int, first: Int) throws -> SliceImageSet {
             var set = SliceImageSet(imageSize: size)
-            let contrasts: [ImageContrast] = [.outPhase, .inPhase, .outPhase, .water, .outPhase, .fat]
             let legChoices: [LegSelection] = [.both, .both, .left, .both, .both, .right]
             for i in 0..<count {
                 let n = first + i
                 if !quiet && !json { Terminal.note("generating phantom \(i + 1) of \(count)") }
-                var options = PhantomOptions()
-                options.randomiseContrast = true
-                options.diseasePattern = .random
-                options.diseaseSeverity = Double(n % 5) * 0.15
-                options.contrast = contrasts[n % contrasts.count]
-                options.legs = legChoices[n % legChoices.count]
+                var options = TrainCommand.trainingPhantomOptions(case: n, legChoices: legChoices)
                 options.voxelSize = [1.5 + 0.25 * Double(n % 3), 1.5 + 0.25 * Double(n % 3), [5.0, 6, 7, 8][n % 4]]
                 if n % 3 != 0 { options.fieldOfViewLengthMM = [250.0, 350, 450][n % 3] }  // a station, not the whole leg
                 let c = try PhantomGenerator.generate(options: options, seed: seed, index: n)
@@ -252,6 +246,20 @@ struct TrainCommand: ParsableCommand {
         return lut
     }
 
+    /// The variation every training phantom gets, by case number: random per-tissue gains, disease severity
+    /// cycling 0–0.6 with a random pattern, contrast cycling out-phase (half), in-phase, water, fat, and legs
+    /// cycling through `legChoices`.
+    static func trainingPhantomOptions(case n: Int, legChoices: [LegSelection]) -> PhantomOptions {
+        let contrasts: [ImageContrast] = [.outPhase, .inPhase, .outPhase, .water, .outPhase, .fat]
+        var options = PhantomOptions()
+        options.randomiseContrast = true
+        options.diseasePattern = .random
+        options.diseaseSeverity = Double(n % 5) * 0.15  // healthy ... moderately fatty (0.6)
+        options.contrast = contrasts[n % contrasts.count]
+        options.legs = legChoices[n % legChoices.count]
+        return options
+    }
+
     /// What every network input gets at inference (`Segmenter.prepare`: clip, foreground mask, background 0), then
     /// the training voxel size: images linear, labels nearest, as `legseg segment` resamples scans.
     func prepared(_ v: TrainingVolume) -> TrainingVolume {
@@ -267,18 +275,12 @@ struct TrainCommand: ParsableCommand {
     /// image contrast cycles through out-phase (half of them), in-phase, water and fat; rendered directly at the
     /// training voxel size (the phantom's own partial-volume model does the downsampling).
     func makePhantoms(count: Int, first: Int, table: LabelTables.Table) throws -> [TrainingVolume] {
-        let contrasts: [ImageContrast] = [.outPhase, .inPhase, .outPhase, .water, .outPhase, .fat]
         let legChoices: [LegSelection] = [.both, .both, .both, .left, .both, .both, .both, .right]
         return try (0..<count).map { i in
             if !quiet && !json { Terminal.note("generating phantom \(i + 1) of \(count)") }
-            var options = PhantomOptions()
+            var options = TrainCommand.trainingPhantomOptions(case: first + i, legChoices: legChoices)
             options.regions = region == .thigh ? [.hip, .thigh, .knee] : [.knee, .lowerLeg, .ankle]
-            options.randomiseContrast = true
             options.labelTable = table
-            options.diseasePattern = .random
-            options.diseaseSeverity = Double((first + i) % 5) * 0.15  // healthy ... moderately fatty (0.6)
-            options.contrast = contrasts[(first + i) % contrasts.count]
-            options.legs = legChoices[(first + i) % legChoices.count]
             if let v = voxelSizeIJK { options.voxelSize = v }
             let c = try PhantomGenerator.generate(options: options, seed: seed, index: first + i)
             let image = c.images.first!.volume.canonicalised().volume
