@@ -201,7 +201,8 @@ public enum PhantomGenerator {
         let wantedContrasts: [ImageContrast] = o.contrast == .all ? [.outPhase, .inPhase, .water, .fat] : [o.contrast]
         var renderer = Renderer(legs: legs, core: core, grid: grid, signal: signal, subject: subject,
                                 diseaseSeed: diseaseSeed, fineStep: o.fineStepMM, fineSliceStep: o.fineSliceStepMM)
-        renderer.wanted = (wantedContrasts.contains(.outPhase), wantedContrasts.contains(.inPhase),
+        if o.contrast == .t1Like { renderer.inPhaseWaterWeight = rng.uniform(0.3, 0.55) }  // drawn only here: other contrasts keep their bytes
+        renderer.wanted = (wantedContrasts.contains(.outPhase), wantedContrasts.contains(.inPhase) || o.contrast == .t1Like,
                            wantedContrasts.contains(.water), wantedContrasts.contains(.fat))
         let out = renderer.render(noiseSeed: noiseSeed)
 
@@ -215,7 +216,7 @@ public enum PhantomGenerator {
             let v: [Float]
             switch c {
             case .outPhase: v = out.outPhase
-            case .inPhase: v = out.inPhase
+            case .inPhase, .t1Like: v = out.inPhase  // the T1-like image is rendered in the in-phase slot
             case .water: v = out.water
             default: v = out.fat
             }

@@ -9,6 +9,7 @@ extension PhantomCase {
         case .inPhase: return "inphase"
         case .water: return "water"
         case .fat: return "fat"
+        case .t1Like: return "t1like"
         case .all: return "image"
         }
     }

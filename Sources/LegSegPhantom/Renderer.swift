@@ -91,6 +91,8 @@ struct Renderer: Sendable {
     let fineStep: Double, fineSliceStep: Double
     /// Which of out-phase, in-phase, water, fat to compute.
     var wanted = (true, true, true, true)
+    /// Water weight of the in-phase image, `a·water + fat`: 1 for in-phase, below 1 for the T1-weighted-like image.
+    var inPhaseWaterWeight = 1.0
 
     init(legs: [LegModel], core: @escaping @Sendable (Double) -> PelvisCore?, grid: Grid, signal: SignalModel,
          subject: SubjectParameters, diseaseSeed: UInt64, fineStep: Double, fineSliceStep: Double) {
@@ -383,7 +385,7 @@ struct Renderer: Sendable {
                 }
                 let o = idx + plane * k
                 if wanted.0 { O[o] = rician(wv - fv, 0) }
-                if wanted.1 { I[o] = rician(wv + fv, 1) }
+                if wanted.1 { I[o] = rician(wv * inPhaseWaterWeight + fv, 1) }
                 if wanted.2 { W[o] = rician(wv, 2) }
                 if wanted.3 { F[o] = rician(fv, 3) }
             }

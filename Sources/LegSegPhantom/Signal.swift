@@ -9,6 +9,9 @@ import Foundation
 /// Which image(s) a phantom writes.
 public enum ImageContrast: String, Sendable, Codable, CaseIterable {
     case outPhase = "out-phase", inPhase = "in-phase", water, fat, all
+    /// T1-weighted-like: `a·water + fat` with a water weight `a` drawn in 0.3–0.55 per case, so fat and marrow
+    /// are bright and muscle is mid-grey, as in T1-weighted spin-echo images (not part of `all`).
+    case t1Like = "t1-like"
 }
 
 /// Per-tissue signal parameters.

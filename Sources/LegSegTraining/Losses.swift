@@ -4,6 +4,9 @@ import LegSegEngine
 /// A loss on class probabilities `p` `[N, C, spatial...]` (or `[N, C]`) against a target of the same shape
 /// (one-hot or soft labels). Returns the value and dL/dp; the gradient goes back through the network's softmax.
 /// Sums are accumulated in double precision.
+///
+/// A voxel whose target is zero in every class is unlabelled (a pseudo-label too uncertain to use, see
+/// `legseg train --unlabelled`): every loss leaves it out, exactly as if it were not in the batch, and its gradient is 0.
 public protocol Loss: Sendable {
     var name: String { get }
     func evaluate(_ probabilities: HostTensor, target: HostTensor) throws -> (value: Double, gradient: HostTensor)
@@ -23,6 +26,20 @@ struct ClassLayout {
     }
     var voxels: Int { n * inner }
     @inline(__always) func index(_ b: Int, _ k: Int, _ v: Int) -> Int { (b * c + k) * inner + v }
+
+    /// Which voxels (`b·inner + v`) carry a target; nil when all do (the common case: no extra work below).
+    func labelled(_ t: HostTensor) -> [Bool]? {
+        var mask = [Bool](repeating: false, count: voxels), all = true
+        for b in 0..<n {
+            for v in 0..<inner {
+                var any = false
+                for k in 0..<c where t.data[index(b, k, v)] != 0 { any = true; break }
+                mask[b * inner + v] = any
+                all = all && any
+            }
+        }
+        return all ? nil : mask
+    }
 }
 
 /// The overlap family of the original (spec 4.4), per class over the whole batch:
@@ -60,10 +77,12 @@ public struct OverlapLoss: Loss {
     public func evaluate(_ p: HostTensor, target t: HostTensor) throws -> (value: Double, gradient: HostTensor) {
         let l = try ClassLayout(p, t, weights: classWeights, loss: name)
         let n = exponent
+        let labelled = l.labelled(t)
         var tp = [Double](repeating: 0, count: l.c), tpn = tp, fpn = tp, fnn = tp
         for b in 0..<l.n {
             for k in 0..<l.c {
                 for v in 0..<l.inner {
+                    if let labelled, !labelled[b * l.inner + v] { continue }
                     let i = l.index(b, k, v)
                     let pv = Double(p.data[i]), tv = Double(t.data[i])
                     let pn = n == 2 ? pv * pv : (n == 1 ? pv : pow(pv, n))
@@ -86,6 +105,7 @@ public struct OverlapLoss: Loss {
         for b in 0..<l.n {
             for k in 0..<l.c {
                 for v in 0..<l.inner {
+                    if let labelled, !labelled[b * l.inner + v] { continue }
                     let i = l.index(b, k, v)
                     let pv = Double(p.data[i]), tv = Double(t.data[i])
                     let dpn = n == 2 ? 2 * pv : (n == 1 ? 1 : n * pow(pv, n - 1))
@@ -141,9 +161,11 @@ private func focalLike(_ p: HostTensor, _ t: HostTensor, weights: [Float]?, loss
     let l = try ClassLayout(p, t, weights: weights, loss: loss)
     var g = HostTensor(zeros: p.shape)
     var total = 0.0
-    let scale = 1 / Double(max(l.voxels, 1))
+    let labelled = l.labelled(t)
+    let scale = 1 / Double(max(labelled.map { $0.lazy.filter { $0 }.count } ?? l.voxels, 1))
     for b in 0..<l.n {
         for v in 0..<l.inner {
+            if let labelled, !labelled[b * l.inner + v] { continue }
             var q = 0.0, w = weights == nil ? 1.0 : 0.0
             for k in 0..<l.c {
                 let i = l.index(b, k, v)
@@ -172,12 +194,14 @@ public struct MeanSquaredErrorLoss: Loss {
     public func evaluate(_ p: HostTensor, target t: HostTensor) throws -> (value: Double, gradient: HostTensor) {
         let l = try ClassLayout(p, t, weights: classWeights, loss: name)
         let w = (classWeights ?? [Float](repeating: 1, count: l.c)).map(Double.init)
-        let denominator = Double(l.voxels) * w.reduce(0, +)
+        let labelled = l.labelled(t)
+        let denominator = Double(max(labelled.map { $0.lazy.filter { $0 }.count } ?? l.voxels, 1)) * w.reduce(0, +)
         var g = HostTensor(zeros: p.shape)
         var total = 0.0
         for b in 0..<l.n {
             for k in 0..<l.c {
                 for v in 0..<l.inner {
+                    if let labelled, !labelled[b * l.inner + v] { continue }
                     let i = l.index(b, k, v)
                     let d = Double(p.data[i]) - Double(t.data[i])
                     total += w[k] * d * d
@@ -218,8 +242,9 @@ public struct CombinedLoss: Loss {
 }
 
 extension HostTensor {
-    /// One-hot targets `[N, classes, spatial...]` from integer labels in row-major `[N, spatial...]` order.
-    public static func oneHot(labels: [Int], classes: Int, shape: [Int]) throws -> HostTensor {
+    /// One-hot targets `[N, classes, spatial...]` from integer labels in row-major `[N, spatial...]` order. A voxel
+    /// labelled `unlabelled` gets an all-zero target, which every loss leaves out.
+    public static func oneHot(labels: [Int], classes: Int, shape: [Int], unlabelled: Int? = nil) throws -> HostTensor {
         guard shape.count >= 1, shape.reduce(1, *) == labels.count else {
             throw TrainingError("one-hot: \(labels.count) labels for shape \(shape)")
         }
@@ -228,6 +253,7 @@ extension HostTensor {
         for b in 0..<n {
             for v in 0..<inner {
                 let label = labels[b * inner + v]
+                if label == unlabelled { continue }
                 guard label >= 0, label < classes else { throw TrainingError("one-hot: label \(label) outside 0..<\(classes)") }
                 t.data[(b * classes + label) * inner + v] = 1
             }

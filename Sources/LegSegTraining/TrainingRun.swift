@@ -2,12 +2,20 @@ import Foundation
 import LegSegEngine
 import LegSegIO
 
-/// A labelled volume in memory: canonical orientation, labels already in the network's table (0...classes-1).
+/// A labelled volume in memory: canonical orientation, labels already in the network's table (0...classes-1), or
+/// `unlabelled` where a pseudo-labelled scan has no trustworthy label (left out of the loss).
 public struct TrainingVolume: Sendable {
+    /// Label value of voxels without a label (pseudo-labels below the confidence threshold or failing a check).
+    public static let unlabelled: UInt8 = 255
     public var name: String
     public var image: Volume<Float>
     public var labels: Volume<UInt8>
-    public init(name: String, image: Volume<Float>, labels: Volume<UInt8>) { self.name = name; self.image = image; self.labels = labels }
+    /// Labels made by a teacher network (`legseg train --unlabelled`), not by a person or a phantom: such volumes
+    /// train but never validate.
+    public var isPseudoLabelled: Bool
+    public init(name: String, image: Volume<Float>, labels: Volume<UInt8>, isPseudoLabelled: Bool = false) {
+        self.name = name; self.image = image; self.labels = labels; self.isPseudoLabelled = isPseudoLabelled
+    }
 }
 
 /// Settings of `legseg train` (data, not code: saved beside the checkpoint).
@@ -68,12 +76,17 @@ public final class TrainingRun {
         self.settings = settings
         self.manifest = manifest
         self.volumes = volumes
-        self.validation = validation.isEmpty ? volumes : validation
+        let labelled = volumes.filter { !$0.isPseudoLabelled }
+        guard !validation.isEmpty || !labelled.isEmpty else {
+            throw TrainingError("pseudo-labelled scans cannot validate: add labelled data, phantoms or validation phantoms")
+        }
+        self.validation = validation.isEmpty ? labelled : validation
         self.directory = directory
         classes = trainer.network.configuration.classes
         let patchIJK = Array(settings.patch.reversed())
         samplers = volumes.map { PatchSampler(labels: $0.labels, patchSize: patchIJK) }
-        for v in volumes + validation where v.labels.voxels.contains(where: { Int($0) >= classes }) {
+        for v in volumes + validation
+        where v.labels.voxels.contains(where: { Int($0) >= classes && !(v.isPseudoLabelled && $0 == TrainingVolume.unlabelled) }) {
             throw TrainingError(file: v.name, "holds labels beyond the network's \(classes) classes")
         }
     }
@@ -126,7 +139,8 @@ public final class TrainingRun {
         }
         let shape = [settings.batchSize, 1] + settings.patch
         return (try HostTensor(shape: shape, data: images),
-                try HostTensor.oneHot(labels: labels, classes: classes, shape: [settings.batchSize] + settings.patch))
+                try HostTensor.oneHot(labels: labels, classes: classes, shape: [settings.batchSize] + settings.patch,
+                                      unlabelled: Int(TrainingVolume.unlabelled)))
     }
 
     /// Dice per class (1...classes-1) over fixed validation patches (same every round), in eval mode.

@@ -344,6 +344,39 @@ func slices(_ c: PhantomCase, thigh range: ClosedRange<Double>? = nil, leg lrang
         o.snrRange = [10, 5]
         #expect(throws: PhantomError.self) { try PhantomGenerator.generate(options: o, seed: 1) }
     }
+
+    /// The T1-like image is `a·water + fat` with `a` in 0.3–0.55 (fit by least squares against the same phantom's
+    /// water and fat images at negligible noise): fat bright, muscle mid-grey, labels unchanged.
+    @Test func t1LikeContrastWeightsWaterBelowFat() throws {
+        var o = coarseOptions([.thigh], voxel: [3, 3, 10])
+        o.fieldOfViewLengthMM = 40
+        o.snrRange = [100_000, 100_000]
+        o.biasStrength = 0
+        o.contrast = .all
+        let dixon = try PhantomGenerator.generate(options: o, seed: 52)
+        o.contrast = .t1Like
+        let t1 = try PhantomGenerator.generate(options: o, seed: 52)
+        #expect(t1.labels.voxels == dixon.labels.voxels)
+        #expect(t1.images.map(\.contrast) == [.t1Like])
+        let s = t1.images[0].volume.voxels, w = dixon.images[2].volume.voxels, f = dixon.images[3].volume.voxels
+        // Normal equations of s ≈ a·w + b·f over the body.
+        var ww = 0.0, wf = 0.0, ff = 0.0, sw = 0.0, sf = 0.0
+        for n in s.indices where t1.labels.voxels[n] != 0 {
+            let (x, y, z) = (Double(w[n]), Double(f[n]), Double(s[n]))
+            ww += x * x; wf += x * y; ff += y * y; sw += z * x; sf += z * y
+        }
+        let det = ww * ff - wf * wf
+        let a = (sw * ff - sf * wf) / det, b = (ww * sf - wf * sw) / det
+        #expect(a > 0.29 && a < 0.56, "water weight \(a)")
+        #expect(abs(b - 1) < 0.02, "fat weight \(b)")
+        func mean(_ v: [Float], _ label: Int) -> Double {
+            let sel = t1.labels.voxels.indices.filter { Int(t1.labels.voxels[$0]) == label }
+            return sel.map { Double(v[$0]) }.reduce(0, +) / Double(sel.count)
+        }
+        let muscle = L.vastusLateralis, fat = L.subcutaneousFat
+        let t1Ratio = mean(s, muscle) / mean(s, fat), inPhaseRatio = mean(dixon.images[1].volume.voxels, muscle) / mean(dixon.images[1].volume.voxels, fat)
+        #expect(t1Ratio < 0.75 * inPhaseRatio, "muscle/fat: T1-like \(t1Ratio), in-phase \(inPhaseRatio)")
+    }
 }
 
 /// Number of voxels of label `a` with a 4-neighbour of label `b`, in the given slices.

@@ -49,6 +49,41 @@ struct LossTests {
         #expect(worst <= 1, "\(loss.name)\(index): worst scaled gradient error \(worst)")
     }
 
+    /// Unlabelled voxels (all-zero targets, from `oneHot(unlabelled:)`) are left out exactly: the value and the
+    /// gradient equal those of the same loss on a batch that holds only the labelled voxels, and the gradient at
+    /// unlabelled voxels is 0.
+    @Test(arguments: 0..<losses.count)
+    func unlabelledVoxelsAreLeftOut(_ index: Int) throws {
+        let loss = Self.losses[index]
+        let (p, _) = try lossInputs(seed: 33)
+        var rng = SplitMix64(seed: 34)
+        let labels = (0..<24).map { _ -> Int in let r = Int(rng.next() % 5); return r >= 3 ? 255 : r }  // ~40 % unlabelled
+        let t = try HostTensor.oneHot(labels: labels, classes: 3, shape: [2, 2, 3, 2], unlabelled: 255)
+        let kept = labels.indices.filter { labels[$0] != 255 }
+        #expect(kept.count > 4 && kept.count < 20)
+        // Pack the labelled voxels of both samples into one sample [1, 3, M].
+        let m = kept.count
+        var pp = HostTensor(zeros: [1, 3, m]), tp = HostTensor(zeros: [1, 3, m])
+        for (j, voxel) in kept.enumerated() {
+            let (b, v) = (voxel / 12, voxel % 12)
+            for k in 0..<3 { pp.data[k * m + j] = p.data[(b * 3 + k) * 12 + v]; tp.data[k * m + j] = t.data[(b * 3 + k) * 12 + v] }
+        }
+        let (value, g) = try loss.evaluate(p, target: t)
+        let (packedValue, packedGradient) = try loss.evaluate(pp, target: tp)
+        #expect(abs(value - packedValue) <= 1e-9 * max(1, abs(packedValue)), "\(loss.name): \(value) vs \(packedValue)")
+        for voxel in 0..<24 {
+            let (b, v) = (voxel / 12, voxel % 12)
+            for k in 0..<3 {
+                let here = g.data[(b * 3 + k) * 12 + v]
+                if let j = kept.firstIndex(of: voxel) {
+                    #expect(abs(here - packedGradient.data[k * m + j]) <= 1e-6 * max(1, abs(here)), "\(loss.name)")
+                } else {
+                    #expect(here == 0, "\(loss.name): gradient \(here) at an unlabelled voxel")
+                }
+            }
+        }
+    }
+
     @Test func perfectPredictionCostsNothing() throws {
         let (_, t) = try lossInputs(seed: 32)
         let losses: [any Loss] = [OverlapLoss.softDice(), OverlapLoss.squaredDice(), OverlapLoss.jaccard(), OverlapLoss.tversky(),

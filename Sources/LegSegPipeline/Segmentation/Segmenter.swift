@@ -55,6 +55,18 @@ public struct SegmentationError: LegSegError {
     public var description: String { file.map { "\($0): \(message)" } ?? message }
 }
 
+/// What `Segmenter.segmentCanonical` produced, on the canonical grid.
+public struct CanonicalSegmentation: Sendable {
+    /// Labels of the standardized table, before the largest-component clean-up.
+    public var labels: Volume<UInt8>
+    /// Probability of each voxel's label under the network that wrote it (0 where none ran).
+    public var confidence: [Float]
+    public var mask: Volume<UInt8>
+    /// The prepared image (`Segmenter.prepare`) the networks saw.
+    public var data: Volume<Float>
+    public var report: SegmentationReport
+}
+
 /// The SegmentData pipeline (spec §1), made orientation-correct and probability-merged:
 ///
 /// canonicalise (LPS) → clip at the 99.9th percentile → foreground mask → sides → body regions per slice →
@@ -74,6 +86,19 @@ public final class Segmenter {
 
     /// Labels (standardized table) for `image`, on its own grid.
     public func segment(_ image: Volume<Float>, file: String? = nil) throws -> (labels: Volume<UInt8>, report: SegmentationReport) {
+        let (canonical, transform) = image.canonicalised()
+        var result = try segmentCanonical(canonical, file: file)
+        if options.largestComponent {
+            let clock = DispatchTime.now().uptimeNanoseconds
+            Segmenter.keepLargestComponents(&result.labels)
+            result.report.timings.append(("merge", Double(DispatchTime.now().uptimeNanoseconds - clock) / 1e9))
+        }
+        return (result.labels.undoing(transform), result.report)
+    }
+
+    /// Everything of `segment` before the largest-component clean-up, on the canonical grid: the merged label map,
+    /// the winning class probability of every voxel (0 where no network ran), the foreground mask.
+    public func segmentCanonical(_ canonical: Volume<Float>, file: String? = nil) throws -> CanonicalSegmentation {
         var report = SegmentationReport()
         var clock = DispatchTime.now().uptimeNanoseconds
         func lap(_ stage: String) {
@@ -82,14 +107,14 @@ public final class Segmenter {
             clock = now
         }
         progress?.stage("preparing")
-        let (canonical, transform) = image.canonicalised()
         let (data, mask) = Segmenter.prepare(canonical)
         lap("mask")
         var labels = Volume<UInt8>(shape: canonical.shape, repeating: 0, affine: canonical.affine)
+        var confidence = [Float](repeating: 0, count: canonical.count)
         report.legs = LegSides().split(mask)
         guard !report.legs.isEmpty else {
             report.warnings.append("no leg found: the image has no foreground; the label map is empty")
-            return (labels.undoing(transform), report)
+            return CanonicalSegmentation(labels: labels, confidence: confidence, mask: mask, data: data, report: report)
         }
         lap("sides")
 
@@ -114,7 +139,6 @@ public final class Segmenter {
         }
 
         // Segment every (side, region) piece and merge by probability.
-        var confidence = [Float](repeating: 0, count: canonical.count)
         let pieces = report.legs.flatMap { leg in report.regionSlices.keys.sorted { $0.rawValue < $1.rawValue }.map { (leg, $0) } }
         for (leg, region) in pieces {
             guard let network = networks[region], let slices = report.regionSlices[region] else { continue }
@@ -145,9 +169,7 @@ public final class Segmenter {
             } } }
         }
         lap("segment")
-        if options.largestComponent { Segmenter.keepLargestComponents(&labels) }
-        lap("merge")
-        return (labels.undoing(transform), report)
+        return CanonicalSegmentation(labels: labels, confidence: confidence, mask: mask, data: data, report: report)
     }
 
     /// The preprocessing every network input gets, at inference and in training (`legseg train` calls it too):

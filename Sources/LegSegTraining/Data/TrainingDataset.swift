@@ -89,7 +89,8 @@ public enum TrainingDataset {
         return found
     }
 
-    static func niftiFiles(in folder: URL) throws -> [String] {
+    /// NIfTI file names in `folder`, sorted.
+    public static func niftiFiles(in folder: URL) throws -> [String] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path) else {
             throw TrainingDataError(file: folder.relativePath, message: "cannot list the folder")
         }

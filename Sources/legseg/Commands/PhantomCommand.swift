@@ -39,7 +39,7 @@ struct PhantomCommand: ParsableCommand {
     @Option(help: "Legs: both, left or right.")
     var legs: String = "both"
 
-    @Option(help: "Image contrast: out-phase, in-phase, water, fat or all.")
+    @Option(help: "Image contrast: out-phase, in-phase, water, fat, all (the four Dixon images), or t1-like (T1-weighted-like).")
     var contrast: String = "out-phase"
 
     @Option(help: "Voxel size in mm: one value (isotropic), or in-plane,slice, or x,y,z.")
@@ -98,7 +98,7 @@ struct PhantomCommand: ParsableCommand {
         }
         o.fieldOfViewLengthMM = fovLength
         guard let c = ImageContrast(rawValue: contrast.lowercased()) else {
-            throw ValidationError("--contrast must be out-phase, in-phase, water, fat or all")
+            throw ValidationError("--contrast must be out-phase, in-phase, water, fat, all or t1-like")
         }
         o.contrast = c
         let v = try numbers(voxelSize, "--voxel-size")

@@ -168,44 +168,12 @@ struct SegmentCommand: ParsableCommand {
         } else {
             throw SegmentationError(file: nil, message: "the bundled networks were not found beside the legseg binary (LegSeg_LegSegModels.resources); set LEGSEG_MODELS or pass --models DIR (thigh.json, lowerleg.json, classifier.json)")
         }
-        let backend = try DNNLBackend()
-        let p: Precision = precision == .bf16 ? .bf16 : .f32
-        var networks: [SegmentationRegion: RegionNetwork] = [:]
-        for (region, name) in [(SegmentationRegion.thigh, "thigh"), (.lowerLeg, "lowerleg")] {
-            let url = folder.appendingPathComponent(name + ".json")
-            guard FileManager.default.fileExists(atPath: url.path) else { continue }
-            let model = try ModelFile(contentsOf: url)
-            guard case .unet(let config) = model.manifest.architecture else {
-                throw SegmentationError(file: url.relativePath, message: "is not a segmentation UNet")
-            }
-            let names = model.manifest.classes?.map(\.name) ?? []
-            let mapping = LabelTables.standardizedLabels(forClassNames: names)
-            if !mapping.unknown.isEmpty {
-                Terminal.warn("\(url.relativePath): classes not in the standardized table are dropped: \(mapping.unknown.joined(separator: ", "))")
-            }
-            let unet = try UNet(configuration: config, weights: model.weights, backend: backend, precision: p)
-            networks[region] = RegionNetwork(region: region, unet: unet, normalization: model.manifest.input.normalization,
-                                             outputLabels: [.left: mapping.left, .right: mapping.right],
-                                             voxelSizeMM: model.manifest.input.voxelSizeMM)
-        }
-        guard !networks.isEmpty else {
-            throw SegmentationError(file: folder.relativePath, message: "holds neither thigh.json nor lowerleg.json")
-        }
-        var classifier: SliceRegionClassifier?
-        let classifierURL = folder.appendingPathComponent("classifier.json")
-        if FileManager.default.fileExists(atPath: classifierURL.path) {
-            let model = try ModelFile(contentsOf: classifierURL)
-            guard case .sliceClassifier(let config) = model.manifest.architecture else {
-                throw SegmentationError(file: classifierURL.relativePath, message: "is not a slice classifier")
-            }
-            classifier = SliceRegionClassifier(network: try SliceClassifier(configuration: config, weights: model.weights, backend: backend, precision: p))
-        }
         var options = SegmentationOptions()
         options.region = region
         options.memoryBudgetBytes = maxMemory * 1e9
         options.contextMarginMM = contextMM
         options.mirror = mirror
-        return Segmenter(networks: networks, classifier: classifier, options: options)
+        return try SegmenterLoading.load(folder: folder, precision: precision == .bf16 ? .bf16 : .f32, options: options)
     }
 
     func expandInputs() throws -> [String] {

@@ -46,6 +46,12 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("init"),
             help: "Fine-tune: start from this model file's weights ('bundled': the shipped network of --network); its architecture and voxel size are kept.")
     var initial: String?
+    @Option(help: ArgumentHelp("Folder of unlabelled scans for semi-supervised fine-tuning (repeatable): the teacher's confident, anatomically consistent pseudo-labels train alongside the labelled data.",
+                               discussion: "The teacher is the bundled pipeline (or --teacher DIR) with the --init model in the trained network's place, run with mirror test-time augmentation; only the slices it assigns to this network's region are used."))
+    var unlabelled: [String] = []
+    @Option(help: "Folder of models (thigh.json, lowerleg.json, classifier.json) that makes the pseudo-labels (default: the bundled networks).")
+    var teacher: String?
+    @Option(help: "Pseudo-labels: smallest teacher probability a voxel inside the body needs to keep its label.") var pseudoConfidence: Double = 0.8
     @Option(help: "Base learning rate (Adam, the original's warm-up/plateau/cosine schedule).") var learningRate: Double = 1e-3
     @Option(help: "Training precision: f32, or bf16 (mixed precision).") var precision: PrecisionOption = .f32
     @Option(help: "Stop after this many rounds without a better validation Dice (0: never).") var patience: Int = 0
@@ -69,6 +75,11 @@ struct TrainCommand: ParsableCommand {
         }
         guard patchSize.count == 3, patchSize.allSatisfy({ $0 > 0 }) else { throw ValidationError("--patch needs z,y,x") }
         if let v = voxelSizeIJK { guard v.count == 3, v.allSatisfy({ $0 > 0 }) else { throw ValidationError("--voxel-size needs z,y,x in mm or 'native'") } }
+        if !unlabelled.isEmpty {
+            guard region != .classifier else { throw ValidationError("--unlabelled trains the segmentation networks, not the classifier") }
+            guard initial != nil else { throw ValidationError("--unlabelled needs --init MODEL|bundled: the network that is fine-tuned also makes the pseudo-labels") }
+            guard pseudoConfidence > 0, pseudoConfidence < 1 else { throw ValidationError("--pseudo-confidence must lie in (0, 1)") }
+        }
         if let dropout { guard (0..<1).contains(dropout) else { throw ValidationError("--dropout must lie in [0, 1)") } }
         guard rounds >= 1, batchesPerRound >= 1, batch >= 1, base >= 2, depth >= 2 else { throw ValidationError("rounds, batches, batch, base and depth must be positive (depth ≥ 2)") }
     }
@@ -128,6 +139,12 @@ struct TrainCommand: ParsableCommand {
         }
         volumes += try makePhantoms(count: phantoms, first: 0, table: table)
         let validation = try makePhantoms(count: validationPhantoms, first: phantoms, table: table)
+        if !unlabelled.isEmpty {
+            guard !volumes.isEmpty || !validation.isEmpty else {
+                throw TrainingError("pseudo-labelled scans cannot validate: add --data, --phantoms or --validation-phantoms")
+            }
+            volumes += try pseudoLabelledScans(network: table)
+        }
 
         // 2. The network, trainer and run.
         let step = [1, 2, 2]
@@ -230,15 +247,17 @@ struct TrainCommand: ParsableCommand {
 
     /// Data label value → network class, by normalised name with the side suffix removed.
     func dataLabelTranslation(to table: LabelTables.Table) throws -> [Int: Int] {
+        if let labels {
+            return TrainCommand.labelTranslation(
+                try ITKSnapLabelFile(contentsOf: URL(fileURLWithPath: labels)).entries.map { ($0.index, $0.normalisedName) }, to: table)
+        }
+        return TrainCommand.labelTranslation(LabelTables.names(of: .standardized).map { ($0.key, $0.value) }, to: table)
+    }
+
+    static func labelTranslation(_ entries: [(Int, String)], to table: LabelTables.Table) -> [Int: Int] {
         let networkNames = table == .thigh ? LabelTables.thighNetwork : LabelTables.lowerLegNetwork
         let index = Dictionary(uniqueKeysWithValues: networkNames.enumerated().map { (LabelTables.normalisedName($0.element), $0.offset) })
         var lut: [Int: Int] = [0: 0]
-        let entries: [(Int, String)]
-        if let labels {
-            entries = try ITKSnapLabelFile(contentsOf: URL(fileURLWithPath: labels)).entries.map { ($0.index, $0.normalisedName) }
-        } else {
-            entries = LabelTables.names(of: .standardized).map { ($0.key, $0.value) }
-        }
         for (id, name) in entries where id != 0 {
             let bare = name.replacingOccurrences(of: "_Left", with: "").replacingOccurrences(of: "_Right", with: "")
             lut[id] = index[bare] ?? 0  // structures the network does not segment become background
@@ -247,10 +266,10 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// The variation every training phantom gets, by case number: random per-tissue gains, disease severity
-    /// cycling 0–0.6 with a random pattern, contrast cycling out-phase (half), in-phase, water, fat, and legs
+    /// cycling 0–0.6 with a random pattern, contrast cycling out-phase (half), in-phase, water, fat, T1-like, and legs
     /// cycling through `legChoices`.
     static func trainingPhantomOptions(case n: Int, legChoices: [LegSelection]) -> PhantomOptions {
-        let contrasts: [ImageContrast] = [.outPhase, .inPhase, .outPhase, .water, .outPhase, .fat]
+        let contrasts: [ImageContrast] = [.outPhase, .inPhase, .outPhase, .water, .outPhase, .fat, .outPhase, .t1Like]
         var options = PhantomOptions()
         options.randomiseContrast = true
         options.diseasePattern = .random
@@ -261,14 +280,71 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// What every network input gets at inference (`Segmenter.prepare`: clip, foreground mask, background 0), then
-    /// the training voxel size: images linear, labels nearest, as `legseg segment` resamples scans.
+    /// the training voxel size.
     func prepared(_ v: TrainingVolume) -> TrainingVolume {
-        var image = Segmenter.prepare(v.image).data, labels = v.labels
-        if let target = voxelSizeIJK, GridResampling.isNeeded(spacing: image.spacing, target: target) {
-            image = GridResampling.resampled(image, toSpacing: target)
-            labels = GridResampling.resampledLabels(labels, toSpacing: target)
+        atTrainingVoxelSize(TrainingVolume(name: v.name, image: Segmenter.prepare(v.image).data, labels: v.labels,
+                                           isPseudoLabelled: v.isPseudoLabelled))
+    }
+
+    /// A prepared volume resampled to the training voxel size: images linear, labels nearest, as `legseg segment`
+    /// resamples scans.
+    func atTrainingVoxelSize(_ v: TrainingVolume) -> TrainingVolume {
+        var v = v
+        if let target = voxelSizeIJK, GridResampling.isNeeded(spacing: v.image.spacing, target: target) {
+            v.image = GridResampling.resampled(v.image, toSpacing: target)
+            v.labels = GridResampling.resampledLabels(v.labels, toSpacing: target)
         }
-        return TrainingVolume(name: v.name, image: image, labels: labels)
+        return v
+    }
+
+    /// The `--unlabelled` scans with the teacher's pseudo-labels (`PseudoLabeller`) in this network's classes,
+    /// cropped to the slices the teacher assigns to this network's region; scans without such slices are skipped.
+    func pseudoLabelledScans(network table: LabelTables.Table) throws -> [TrainingVolume] {
+        let folder: URL
+        if let teacher { folder = URL(fileURLWithPath: teacher) } else if let bundled = BundledModels.folder { folder = bundled } else {
+            throw TrainingError("the bundled networks (the default teacher) were not found; pass --teacher DIR")
+        }
+        let target: SegmentationRegion = table == .thigh ? .thigh : .lowerLeg
+        var replacing: [SegmentationRegion: URL] = [:]
+        if let initial, initial != "bundled" { replacing[target] = URL(fileURLWithPath: initial) }
+        var options = SegmentationOptions()
+        options.mirror = true
+        options.largestComponent = false  // the pseudo-labeller marks fragments unlabelled instead of background
+        let segmenter = try SegmenterLoading.load(folder: folder, replacing: replacing, precision: .f32, options: options)
+        var pseudo = PseudoLabelOptions()
+        pseudo.confidence = Float(pseudoConfidence)
+        let lut = TrainCommand.labelTranslation(LabelTables.names(of: .standardized).map { ($0.key, $0.value) }, to: table)
+        var classOf = [UInt8](repeating: 0, count: 256)
+        for (label, c) in lut where label < 256 { classOf[label] = UInt8(c) }
+        classOf[Int(pseudo.unlabelled)] = TrainingVolume.unlabelled
+        var out: [TrainingVolume] = []
+        for directory in unlabelled {
+            let url = URL(fileURLWithPath: directory)
+            let files = try TrainingDataset.niftiFiles(in: url)
+            guard !files.isEmpty else { throw TrainingError(file: directory, "holds no NIfTI scans (.nii, .nii.gz)") }
+            for name in files {
+                let path = url.appendingPathComponent(name).relativePath
+                let canonical = try NIfTIReader.read(URL(fileURLWithPath: path)).volume.canonicalised().volume
+                guard canonical.shape.count == 3 else { throw TrainingError(file: path, "is not a 3D image") }
+                let teacherRun = try segmenter.segmentCanonical(canonical, file: path)
+                guard let slices = teacherRun.report.regionSlices[target], !slices.isEmpty else {
+                    if !quiet && !json { Terminal.note("\(path): no \(region.rawValue) slices, not used") }
+                    continue
+                }
+                let labels = PseudoLabeller.make(from: teacherRun, options: pseudo)
+                let origin = [0, 0, slices.lowerBound], size = [canonical.shape[0], canonical.shape[1], slices.count]
+                let image = teacherRun.data.extracting(origin: origin, size: size, fill: 0)
+                let classes = labels.labels.extracting(origin: origin, size: size, fill: 0).map { classOf[Int($0)] }
+                if !quiet && !json {
+                    let dropped = Set(labels.rejected.compactMap { LabelTables.name(ofStandardized: $0.label) })
+                    Terminal.note(String(format: "%@: %d %@ slices, %.0f%% of the body pseudo-labelled%@", path, slices.count, region.rawValue,
+                                         100 * labels.labelledFraction, dropped.isEmpty ? "" : "; not trusted: " + dropped.sorted().joined(separator: ", ")))
+                }
+                out.append(atTrainingVoxelSize(TrainingVolume(name: path, image: image, labels: classes, isPseudoLabelled: true)))
+            }
+        }
+        guard !out.isEmpty else { throw TrainingError("no --unlabelled scan shows the \(region.rawValue): nothing to fine-tune on") }
+        return out
     }
 
     /// Phantoms for training: mostly two legs, sometimes one; disease severity 0–0.6 with a random pattern, contrast gains and noise; the
