@@ -110,4 +110,55 @@ import LegSegTestSupport
         let bestTibia = dice.map { $0.count == 18 ? $0[15] : 0 }.max() ?? 0, bestFat = dice.map { $0.count == 18 ? $0[17] : 0 }.max() ?? 0
         #expect(bestTibia > 0.25 && bestFat > 0.25, "best Dice: tibia \(bestTibia), fat \(bestFat)")
     }
+
+    /// Semi-supervised fine-tuning: the bundled networks pseudo-label a held-out thigh phantom given without its
+    /// labels; the kept pseudo-labels must be more accurate than the teacher's whole segmentation (what confidence
+    /// and the checks are for), and the run trains on them. Bad use is refused before anything runs.
+    @Test func unlabelledScansArePseudoLabelledAndTrainOn() throws {
+        let dir = try TestSupport.makeTemporaryDirectory("legseg-train-cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let phantom = try CLIRun.legseg(["phantom", "--out", "p", "--seed", "2026", "--first", "5", "--quiet", "--regions", "thigh",
+                                         "--fov-length", "200"], in: dir)
+        #expect(phantom.status == 0, "\(phantom.stderr)")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("scans"), withIntermediateDirectories: true)
+        try FileManager.default.moveItem(at: dir.appendingPathComponent("p/phantom_0005_image.nii.gz"),
+                                         to: dir.appendingPathComponent("scans/leg.nii.gz"))
+        try Self.data(dir.appendingPathComponent("data"), cases: 1)
+        let args = ["train", "--network", "thigh", "--data", "data", "--unlabelled", "scans", "--out", "ckpt", "--rounds", "1",
+                    "--batches-per-round", "1", "--patch", "16,64,64"]
+        let run = try CLIRun.legseg(args + ["--init", "bundled", "--pseudo-labels-out", "pseudo"], in: dir)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("scans/leg.nii.gz: ") && run.stderr.contains("thigh slices"), "\(run.stderr)")
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("ckpt/thigh.safetensors").path))
+
+        let truth = try NIfTIReader.read(dir.appendingPathComponent("p/phantom_0005_labels.nii.gz")).volume.map { Int($0) }
+        let pseudo = try NIfTIReader.read(dir.appendingPathComponent("pseudo/leg_pseudolabels.nii.gz")).volume.map { Int($0) }
+        let segment = try CLIRun.legseg(["segment", "scans/leg.nii.gz", "-o", "teacher.nii.gz", "--quiet"], in: dir)
+        #expect(segment.status == 0, "\(segment.stderr)")
+        let teacher = try NIfTIReader.read(dir.appendingPathComponent("teacher.nii.gz")).volume.map { Int($0) }
+        #expect(pseudo.shape == truth.shape && pseudo.affine == truth.affine)
+        // Agreement with the truth over voxels where either map has a thigh-network structure (or background kept).
+        let network = Set(Array(31...52) + Array(55...66) + Array(101...106) + [151])
+        func accuracy(_ map: Volume<Int>, skipping unlabelled: Int?) -> (accuracy: Double, voxels: Int) {
+            var agree = 0, total = 0
+            for n in truth.voxels.indices where truth.voxels[n] != 0 || map.voxels[n] != 0 {
+                let t = network.contains(truth.voxels[n]) ? truth.voxels[n] : 0
+                if map.voxels[n] == unlabelled { continue }
+                if t == 0 && map.voxels[n] == 0 { continue }
+                total += 1
+                if t == map.voxels[n] { agree += 1 }
+            }
+            return (Double(agree) / Double(max(total, 1)), total)
+        }
+        let kept = accuracy(pseudo, skipping: 255), all = accuracy(teacher, skipping: nil)
+        #expect(kept.accuracy > all.accuracy + 0.05, "pseudo-labels \(kept), teacher \(all)")
+        #expect(Double(kept.voxels) > 0.2 * Double(all.voxels), "pseudo-labels keep \(kept.voxels) of \(all.voxels) voxels")
+
+        let noTeacher = try CLIRun.legseg(args, in: dir)
+        #expect(noTeacher.status == 64 && noTeacher.stderr.contains("--unlabelled needs --init"), "\(noTeacher.stderr)")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("none"), withIntermediateDirectories: true)
+        let empty = try CLIRun.legseg(["train", "--network", "thigh", "--data", "data", "--unlabelled", "none", "--init", "bundled",
+                                       "--out", "x", "--patch", "16,64,64"], in: dir)
+        #expect(empty.status == 1 && empty.stderr.contains("none: holds no NIfTI scans"), "\(empty.stderr)")
+    }
 }

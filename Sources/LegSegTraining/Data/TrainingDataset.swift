@@ -97,7 +97,7 @@ public enum TrainingDataset {
         return names.filter { $0.hasSuffix(".nii") || $0.hasSuffix(".nii.gz") }.sorted()
     }
 
-    static func stripExtension(_ name: String) -> String {
+    public static func stripExtension(_ name: String) -> String {
         name.hasSuffix(".nii.gz") ? String(name.dropLast(7)) : (name.hasSuffix(".nii") ? String(name.dropLast(4)) : name)
     }
 }

@@ -51,6 +51,8 @@ struct TrainCommand: ParsableCommand {
     var unlabelled: [String] = []
     @Option(help: "Folder of models (thigh.json, lowerleg.json, classifier.json) that makes the pseudo-labels (default: the bundled networks).")
     var teacher: String?
+    @Option(help: "Write each --unlabelled scan's pseudo-labels here (NAME_pseudolabels.nii.gz, standardized table, 255 = not used), on the scan's grid, to inspect what the network learns from.")
+    var pseudoLabelsOut: String?
     @Option(help: "Pseudo-labels: smallest teacher probability a voxel inside the body needs to keep its label.") var pseudoConfidence: Double = 0.8
     @Option(help: "Base learning rate (Adam, the original's warm-up/plateau/cosine schedule).") var learningRate: Double = 1e-3
     @Option(help: "Training precision: f32, or bf16 (mixed precision).") var precision: PrecisionOption = .f32
@@ -324,14 +326,25 @@ struct TrainCommand: ParsableCommand {
             guard !files.isEmpty else { throw TrainingError(file: directory, "holds no NIfTI scans (.nii, .nii.gz)") }
             for name in files {
                 let path = url.appendingPathComponent(name).relativePath
-                let canonical = try NIfTIReader.read(URL(fileURLWithPath: path)).volume.canonicalised().volume
-                guard canonical.shape.count == 3 else { throw TrainingError(file: path, "is not a 3D image") }
+                let scan = try NIfTIReader.read(URL(fileURLWithPath: path))
+                guard scan.volume.shape.count == 3 else { throw TrainingError(file: path, "is not a 3D image") }
+                let (canonical, transform) = scan.volume.canonicalised()
                 let teacherRun = try segmenter.segmentCanonical(canonical, file: path)
-                guard let slices = teacherRun.report.regionSlices[target], !slices.isEmpty else {
+                let slices = teacherRun.report.regionSlices[target] ?? 0..<0
+                let labels = PseudoLabeller.make(from: teacherRun, options: pseudo)
+                if let pseudoLabelsOut {
+                    var shown = labels.labels
+                    let plane = canonical.shape[0] * canonical.shape[1]
+                    for n in shown.voxels.indices where !slices.contains(n / plane) { shown.voxels[n] = pseudo.unlabelled }
+                    let file = URL(fileURLWithPath: pseudoLabelsOut).appendingPathComponent(
+                        TrainingDataset.stripExtension(name) + "_pseudolabels.nii.gz")
+                    try FileManager.default.createDirectory(atPath: pseudoLabelsOut, withIntermediateDirectories: true)
+                    try NIfTIWriter.write(shown.undoing(transform), to: file, like: scan.header, description: "LegSeg pseudo-labels")
+                }
+                guard !slices.isEmpty else {
                     if !quiet && !json { Terminal.note("\(path): no \(region.rawValue) slices, not used") }
                     continue
                 }
-                let labels = PseudoLabeller.make(from: teacherRun, options: pseudo)
                 let origin = [0, 0, slices.lowerBound], size = [canonical.shape[0], canonical.shape[1], slices.count]
                 let image = teacherRun.data.extracting(origin: origin, size: size, fill: 0)
                 let classes = labels.labels.extracting(origin: origin, size: size, fill: 0).map { classOf[Int($0)] }
