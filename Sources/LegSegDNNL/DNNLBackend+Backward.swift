@@ -340,6 +340,99 @@ extension DNNLBackend: TrainingBackend {
         return (dx, dscale, dshift)
     }
 
+    // MARK: Instance normalisation (training)
+    // Instance norm of a batch = batch norm with its own statistics on every sample, so each sample runs oneDNN's
+    // batch-norm training primitives on a one-sample view of the tensor (as the inference op does).
+
+    /// Sample `n` of a tensor as a dense one-sample descriptor and its byte offset: samples are outermost in every
+    /// layout oneDNN picks, and kernels are addressed by pointer rather than `offset0`, which not all honour.
+    private func sampleView(_ md: dnnl_memory_desc_t, _ n: Int) throws -> (md: dnnl_memory_desc_t, byteOffset: Int) {
+        var sub = dnnl_memory_desc_t(), parent = md
+        let dims = md.dimensions
+        var subDims = dims.map(Int64.init); subDims[0] = 1
+        var offsets = [Int64](repeating: 0, count: dims.count); offsets[0] = Int64(n)
+        try dnnlCheck(dnnl_memory_desc_init_submemory(&sub, &parent, subDims, offsets), "dnnl_memory_desc_init_submemory")
+        let byteOffset = Int(sub.offset0) * (md.data_type == dnnl_bf16 ? 2 : 4)
+        sub.offset0 = 0
+        return (sub, byteOffset)
+    }
+
+    /// A memory object over `pointer` (not owned: the caller destroys it, the buffer stays the tensor's).
+    private func view(_ md: dnnl_memory_desc_t, _ pointer: UnsafeMutableRawPointer) throws -> dnnl_memory_t {
+        var desc = md
+        var mem: dnnl_memory_t?
+        try dnnlCheck(dnnl_memory_create(&mem, &desc, engine, pointer), "dnnl_memory_create (view)")
+        return mem!
+    }
+
+    public func instanceNormalizationTraining(_ input: any DeviceTensor, scale: any DeviceTensor, shift: any DeviceTensor,
+                                              epsilon: Float) throws -> (output: any DeviceTensor, mean: any DeviceTensor, variance: any DeviceTensor) {
+        let op = "instance norm (training)"
+        let x = try cast(input, op), s = try cast(scale, op), t = try cast(shift, op)
+        guard x.shape.count >= 3, s.shape == [x.shape[1]], t.shape == [x.shape[1]] else {
+            throw EngineError.shape("\(op): scale/shift must have \(x.shape.count >= 2 ? x.shape[1] : 0) entries for input \(x.shape)")
+        }
+        let n = x.shape[0], c = x.shape[1]
+        let out = try newTensor(x.shape, x.precision, x.md)
+        let mean = try newTensor([n, c], .f32, plainMD([n, c], dnnl_f32)), variance = try newTensor([n, c], .f32, plainMD([n, c], dnnl_f32))
+        let vector = plainMD([c], dnnl_f32)
+        for b in 0..<n {
+            let (sub, offset) = try sampleView(x.md, b)
+            var key = CacheKey(op)
+            key.add(sub); key.add(epsilon)
+            let p = try primitive(key) { try batchNormForwardTrainingPD(sub, epsilon: epsilon) }
+            let src = try view(sub, x.pointer + offset), dst = try view(sub, out.pointer + offset)
+            let m = try view(vector, mean.pointer + 4 * b * c), v = try view(vector, variance.pointer + 4 * b * c)
+            defer { for mem in [src, dst, m, v] { dnnl_memory_destroy(mem) } }
+            try execute(p, [(DNNL_ARG_SRC, src), (DNNL_ARG_DST, dst), (DNNL_ARG_SCALE, s.memory), (DNNL_ARG_SHIFT, t.memory),
+                            (DNNL_ARG_MEAN, m), (DNNL_ARG_VARIANCE, v)])
+        }
+        roundToBF16(out)
+        return (out, mean, variance)
+    }
+
+    public func instanceNormalizationBackward(_ gradOutput: any DeviceTensor, input: any DeviceTensor, scale: any DeviceTensor,
+                                              shift: any DeviceTensor, mean: any DeviceTensor, variance: any DeviceTensor,
+                                              epsilon: Float) throws -> (input: any DeviceTensor, scale: any DeviceTensor, shift: any DeviceTensor) {
+        let op = "instance norm backward"
+        let x = try cast(input, op), s = try cast(scale, op), t = try cast(shift, op)
+        let m = try cast(mean, op), v = try cast(variance, op)
+        let n = x.shape[0], c = x.shape[1]
+        let dy = try conform(try cast(gradOutput, op), to: x.md, constant: false)  // same layout as x: samples line up
+        let dx = try newTensor(x.shape, x.precision, x.md)
+        let vector = plainMD([c], dnnl_f32)
+        let dscale = try newTensor([c], .f32, vector), dshift = try newTensor([c], .f32, vector)
+        let ds = try newTensor([c], .f32, vector), dt = try newTensor([c], .f32, vector)
+        var sumScale = [Float](repeating: 0, count: c), sumShift = sumScale
+        for b in 0..<n {
+            let (sub, offset) = try sampleView(x.md, b)
+            var key = CacheKey(op)
+            key.add(sub); key.add(epsilon)
+            let p = try primitive(key) {
+                let hint = try batchNormForwardTrainingPD(sub, epsilon: epsilon)
+                defer { dnnl_primitive_desc_destroy(hint) }
+                var data = sub, diff = sub
+                var desc = dnnl_batch_normalization_desc_t()
+                let flags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
+                try dnnlCheck(dnnl_batch_normalization_backward_desc_init(&desc, dnnl_backward, &diff, &data, epsilon, flags), "\(op) descriptor")
+                return try createPD(&desc, hint: hint, "\(op) primitive for \(x.shape)")
+            }
+            let src = try view(sub, x.pointer + offset), ddst = try view(sub, dy.pointer + offset), dsrc = try view(sub, dx.pointer + offset)
+            let mm = try view(vector, m.pointer + 4 * b * c), vv = try view(vector, v.pointer + 4 * b * c)
+            defer { for mem in [src, ddst, dsrc, mm, vv] { dnnl_memory_destroy(mem) } }
+            try execute(p, [(DNNL_ARG_SRC, src), (DNNL_ARG_MEAN, mm), (DNNL_ARG_VARIANCE, vv), (DNNL_ARG_DIFF_DST, ddst),
+                            (DNNL_ARG_SCALE, s.memory), (DNNL_ARG_SHIFT, t.memory), (DNNL_ARG_DIFF_SRC, dsrc),
+                            (DNNL_ARG_DIFF_SCALE, ds.memory), (DNNL_ARG_DIFF_SHIFT, dt.memory)])
+            // Scale and shift are shared by all samples: their gradients are the sums over samples.
+            let a = ds.pointer.assumingMemoryBound(to: Float.self), z = dt.pointer.assumingMemoryBound(to: Float.self)
+            for k in 0..<c { sumScale[k] += a[k]; sumShift[k] += z[k] }
+        }
+        let a = dscale.pointer.assumingMemoryBound(to: Float.self), z = dshift.pointer.assumingMemoryBound(to: Float.self)
+        for k in 0..<c { a[k] = sumScale[k]; z[k] = sumShift[k] }
+        roundToBF16(dx)
+        return (dx, dscale, dshift)
+    }
+
     // MARK: Element-wise and softmax
 
     public func activationBackward(_ gradOutput: any DeviceTensor, input: any DeviceTensor, _ activation: Activation) throws -> any DeviceTensor {

@@ -1,3 +1,4 @@
+import LegSegDNNL
 import LegSegEngine
 @testable import LegSegTraining
 import Testing
@@ -132,10 +133,22 @@ struct GradientCheckTests {
     }
 
     /// A whole small UNet (batch norm, GELU, down/up-sampling, dropout off), gradient of input and weights.
-    @Test func tinyUNetEndToEnd() throws {
+    /// Instance norm: per sample statistics, so batch samples with different offsets and scales must not mix.
+    @Test func instanceNormalization() throws {
+        var x = randomTensor([2, 3, 2, 3, 4], seed: 16)
+        for i in x.data.indices { x.data[i] = x.data[i] * (i < 72 ? 2 : 0.5) + (i < 72 ? 1 : -3) }
+        let check = try checkGradients([CheckInput(x), CheckInput(randomTensor([3], seed: 17), .vector),
+                                        CheckInput(randomTensor([3], seed: 18), .vector)], step: 5e-3) { tape, v in
+            try tape.instanceNormalization(v[0], scale: v[1], shift: v[2], epsilon: 1e-3)
+        }
+        expectPasses(check, "instance norm")
+    }
+
+    @Test(arguments: [NormalizationKind.batch, .instance])
+    func tinyUNetEndToEnd(_ normalization: NormalizationKind) throws {
         let config = UNetConfiguration(dimensions: 3, inputChannels: 1, classes: 3, depth: 2, baseFeatures: 4,
                                        startFeatures: 2, downsampling: [[1, 2, 2]], activation: .gelu,
-                                       normalization: .batch, dropout: 0)
+                                       normalization: normalization, dropout: 0)
         let params = TrainableNetwork.initialParameters(config, seed: 3)
         let net = try TrainableUNet(configuration: config, parameters: params)
         let w = params["encoder.1.block.conv.0.weight"]!, b = params["decoder.0.block.shortcut.bias"]!
@@ -146,6 +159,26 @@ struct GradientCheckTests {
             try net.forward(tape, input: v[0], overriding: ["encoder.1.block.conv.0.weight": v[1],
                                                             "decoder.0.block.shortcut.bias": v[2]])
         }
-        expectPasses(check, "tiny UNet")
+        expectPasses(check, "tiny UNet (\(normalization))")
+    }
+
+    /// The trainable UNet with instance norm computes what the inference UNet computes (which is checked against
+    /// PyTorch in LegSegEngineTests), for a batch of two different samples.
+    @Test func instanceNormUNetMatchesTheInferenceNetwork() throws {
+        let config = UNetConfiguration(dimensions: 3, inputChannels: 1, classes: 3, depth: 2, baseFeatures: 4,
+                                       startFeatures: 2, downsampling: [[1, 2, 2]], activation: .elu(alpha: 1),
+                                       normalization: .instance, dropout: 0)
+        var params = TrainableNetwork.initialParameters(config, seed: 7)
+        for (name, t) in params where name.contains("norm") {
+            params[name] = try HostTensor(shape: t.shape, data: randomTensor(t.shape, seed: UInt64(name.count), scale: 0.5).data.map { $0 + (name.hasSuffix("weight") ? 1 : 0) })
+        }
+        let backend = try DNNLBackend()
+        var x = randomTensor([2, 1, 4, 8, 8], seed: 8)
+        for i in 256..<512 { x.data[i] = x.data[i] * 3 + 2 }
+        let trainable = try TrainableUNet(configuration: config, parameters: params)
+        let y = try backend.download(try trainable.forward(Tape(backend: backend, training: false),
+                                                           input: try backend.upload(x, role: .activation, precision: .f32)).value)
+        let z = try UNet(configuration: config, weights: params, backend: backend, precision: .f32).predict(x)
+        #expect(maxDifference(y, z) < 1e-5, "max difference \(maxDifference(y, z))")
     }
 }

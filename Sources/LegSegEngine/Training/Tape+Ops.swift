@@ -64,6 +64,17 @@ extension Tape {
         }
     }
 
+    /// Instance normalisation: per sample and channel over the spatial axes, in training and eval alike.
+    public func instanceNormalization(_ x: Variable, scale: Variable, shift: Variable, epsilon: Float) throws -> Variable {
+        let (y, m, v) = try backend.instanceNormalizationTraining(x.value, scale: scale.value, shift: shift.value, epsilon: epsilon)
+        let backend = self.backend
+        return record(y, inputs: [x, scale, shift]) { g, _ in
+            let (dx, ds, dt) = try backend.instanceNormalizationBackward(g, input: x.value, scale: scale.value, shift: shift.value,
+                                                                         mean: m, variance: v, epsilon: epsilon)
+            return [dx, ds, dt]
+        }
+    }
+
     public func activation(_ x: Variable, _ activation: Activation) throws -> Variable {
         if activation == .identity { return x }
         let y = try backend.activation(x.value, activation)

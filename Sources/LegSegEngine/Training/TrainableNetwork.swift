@@ -95,7 +95,8 @@ public class TrainableNetwork {
         switch norm {
         case .none: break
         case .instance:
-            throw EngineError.unsupported("training with instance normalisation is not implemented yet")
+            h = try tape.instanceNormalization(h, scale: try parameter(tape, "\(normPrefix).weight"),
+                                               shift: try parameter(tape, "\(normPrefix).bias"), epsilon: epsilon)
         case .batch:
             let meanName = "\(normPrefix).running_mean", varName = "\(normPrefix).running_var"
             let mean = try tape.backend.upload(parameters[meanName]!, role: .vector, precision: .f32)

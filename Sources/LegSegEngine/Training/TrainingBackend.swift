@@ -13,6 +13,15 @@ public protocol TrainingBackend: Backend {
                                     mean: any DeviceTensor, variance: any DeviceTensor, epsilon: Float) throws
         -> (input: any DeviceTensor, scale: any DeviceTensor, shift: any DeviceTensor)
 
+    /// Instance normalisation with each sample's own statistics per channel (what it always uses); also returns
+    /// the per-sample mean and biased variance `[N, C]` that the backward pass needs.
+    func instanceNormalizationTraining(_ input: any DeviceTensor, scale: any DeviceTensor, shift: any DeviceTensor,
+                                       epsilon: Float) throws -> (output: any DeviceTensor, mean: any DeviceTensor, variance: any DeviceTensor)
+    /// Gradients of instance normalisation with respect to input, scale and shift (the latter summed over samples).
+    func instanceNormalizationBackward(_ gradOutput: any DeviceTensor, input: any DeviceTensor, scale: any DeviceTensor,
+                                       shift: any DeviceTensor, mean: any DeviceTensor, variance: any DeviceTensor,
+                                       epsilon: Float) throws -> (input: any DeviceTensor, scale: any DeviceTensor, shift: any DeviceTensor)
+
     /// Gradient of a convolution with respect to its input of spatial size `inputShape`.
     func convolutionBackwardData(_ gradOutput: any DeviceTensor, weight: any DeviceTensor, inputShape: [Int],
                                  geometry: ConvolutionGeometry) throws -> any DeviceTensor
