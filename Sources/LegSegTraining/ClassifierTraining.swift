@@ -41,8 +41,7 @@ public final class ClassifierTrainer: CheckpointableTrainer {
     /// One step on `input` `[N, 1, h, w]` with class indices per head; returns the summed loss before the update.
     @discardableResult
     public func step(input: HostTensor, labels: [String: [Int]]) throws -> Double {
-        let tape = Tape(backend: backend, precision: settings.precision, training: true,
-                        seed: settings.seed &+ UInt64(batch) &* 0x9E37_79B9)
+        let tape = settings.trainingTape(backend, batch: batch)
         let heads = try network.forward(tape, input: try backend.upload(input, role: .activation, precision: settings.precision))
         var total = 0.0
         let seeds = try heads.map { head -> (output: Variable, seed: any DeviceTensor) in
@@ -55,10 +54,7 @@ public final class ClassifierTrainer: CheckpointableTrainer {
             return (head.probabilities, try backend.upload(gradient, role: .activation, precision: settings.precision))
         }
         try tape.backward(seeds)
-        var gradients = try network.gradients(from: tape)
-        settings.clipping.apply(&gradients)
-        let lr = settings.schedule.learningRate(base: settings.baseLearningRate, batch: batch)
-        try optimizer.update(&network.parameters, gradients: gradients, learningRate: lr)
+        try settings.update(&network.parameters, gradients: try network.gradients(from: tape), optimizer: optimizer, batch: batch)
         batch += 1
         return total
     }

@@ -25,6 +25,20 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
 }
 
 /// One UNet training run: forward on a tape, loss on the host, backward, clipping, optimiser update.
+extension TrainingSettings {
+    /// The tape of training step `batch`: training mode, this run's precision, dropout masks seeded by (seed, batch).
+    func trainingTape(_ backend: any TrainingBackend, batch: Int) -> Tape {
+        Tape(backend: backend, precision: precision, training: true, seed: seed &+ UInt64(batch) &* 0x9E37_79B9)
+    }
+
+    /// The update half of a step, the same for every trainer: clipping, the schedule's learning rate, the optimiser.
+    func update(_ parameters: inout [String: HostTensor], gradients: [String: HostTensor], optimizer: any Optimizer, batch: Int) throws {
+        var gradients = gradients
+        clipping.apply(&gradients)
+        try optimizer.update(&parameters, gradients: gradients, learningRate: schedule.learningRate(base: baseLearningRate, batch: batch))
+    }
+}
+
 public final class SegmentationTrainer {
     public let network: TrainableUNet
     public let backend: any TrainingBackend
@@ -42,17 +56,13 @@ public final class SegmentationTrainer {
     /// One step on `input` `[N, C, spatial...]` and `target` (one-hot probabilities); returns the loss before the update.
     @discardableResult
     public func step(input: HostTensor, target: HostTensor) throws -> Double {
-        let tape = Tape(backend: backend, precision: settings.precision, training: true,
-                        seed: settings.seed &+ UInt64(batch) &* 0x9E37_79B9)
+        let tape = settings.trainingTape(backend, batch: batch)
         let x = try backend.upload(input, role: .activation, precision: settings.precision)
         let probabilities = try network.forward(tape, input: x)
         let p = try backend.download(probabilities.value)
         let (value, gradient) = try loss.evaluate(p, target: target)
         try tape.backward(probabilities, seed: try backend.upload(gradient, role: .activation, precision: settings.precision))
-        var gradients = try network.gradients(from: tape)
-        settings.clipping.apply(&gradients)
-        let lr = settings.schedule.learningRate(base: settings.baseLearningRate, batch: batch)
-        try optimizer.update(&network.parameters, gradients: gradients, learningRate: lr)
+        try settings.update(&network.parameters, gradients: try network.gradients(from: tape), optimizer: optimizer, batch: batch)
         batch += 1
         return value
     }
