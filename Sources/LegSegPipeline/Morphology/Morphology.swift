@@ -108,6 +108,12 @@ public struct ConnectedComponents {
 
     /// Labels the voxels for which `isInside` is true.
     public init(shape: [Int], isInside: (Int) -> Bool) {
+        self.init(shape: shape, isInside: isInside, joins: { _, _ in true })
+    }
+
+    /// Labels the voxels for which `isInside` is true; two inside face neighbours `p`, `q` share a component only
+    /// when `joins(p, q)` (e.g. "same label", so one pass finds the components of every label of a label map).
+    public init(shape: [Int], isInside: (Int) -> Bool, joins: (Int, Int) -> Bool) {
         let count = shape[0] * shape[1] * shape[2]
         var raw = [Int32](repeating: 0, count: count)
         var sizes: [Int] = []
@@ -122,12 +128,15 @@ public struct ConnectedComponents {
                 size += 1
                 let i = v % sy, j = (v / sy) % shape[1], k = v / sz
                 // Visit the six face neighbours that exist.
-                if i > 0, raw[v - sx] == 0, isInside(v - sx) { raw[v - sx] = id; stack.append(v - sx) }
-                if i < shape[0] - 1, raw[v + sx] == 0, isInside(v + sx) { raw[v + sx] = id; stack.append(v + sx) }
-                if j > 0, raw[v - sy] == 0, isInside(v - sy) { raw[v - sy] = id; stack.append(v - sy) }
-                if j < shape[1] - 1, raw[v + sy] == 0, isInside(v + sy) { raw[v + sy] = id; stack.append(v + sy) }
-                if k > 0, raw[v - sz] == 0, isInside(v - sz) { raw[v - sz] = id; stack.append(v - sz) }
-                if k < shape[2] - 1, raw[v + sz] == 0, isInside(v + sz) { raw[v + sz] = id; stack.append(v + sz) }
+                @inline(__always) func visit(_ q: Int) {
+                    if raw[q] == 0, isInside(q), joins(v, q) { raw[q] = id; stack.append(q) }
+                }
+                if i > 0 { visit(v - sx) }
+                if i < shape[0] - 1 { visit(v + sx) }
+                if j > 0 { visit(v - sy) }
+                if j < shape[1] - 1 { visit(v + sy) }
+                if k > 0 { visit(v - sz) }
+                if k < shape[2] - 1 { visit(v + sz) }
             }
             sizes.append(size)
         }

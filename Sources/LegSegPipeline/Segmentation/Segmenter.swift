@@ -258,39 +258,14 @@ public final class Segmenter {
     /// One flood fill over the whole volume labels the components of all labels at once, so the cost is one pass
     /// however many labels there are (spec §6.7), instead of one pass per label.
     public static func keepLargestComponents(_ labels: inout Volume<UInt8>) {
-        let shape = labels.shape, count = labels.count
-        let sy = shape[0], sz = shape[0] * shape[1]
-        var component = [Int32](repeating: 0, count: count)
-        var sizes: [Int] = [], owner: [UInt8] = []
-        var stack: [Int] = []
-        labels.voxels.withUnsafeBufferPointer { v in
-            component.withUnsafeMutableBufferPointer { c in
-                for seed in 0..<count where c[seed] == 0 && v[seed] != 0 {
-                    let l = v[seed], id = Int32(sizes.count + 1)
-                    c[seed] = id
-                    stack.append(seed)
-                    var size = 0
-                    while let p = stack.popLast() {
-                        size += 1
-                        let i = p % sy, j = (p / sy) % shape[1], k = p / sz
-                        @inline(__always) func visit(_ q: Int) { if c[q] == 0 && v[q] == l { c[q] = id; stack.append(q) } }
-                        if i > 0 { visit(p - 1) }
-                        if i < shape[0] - 1 { visit(p + 1) }
-                        if j > 0 { visit(p - sy) }
-                        if j < shape[1] - 1 { visit(p + sy) }
-                        if k > 0 { visit(p - sz) }
-                        if k < shape[2] - 1 { visit(p + sz) }
-                    }
-                    sizes.append(size)
-                    owner.append(l)
-                }
-            }
+        let v = labels.voxels
+        let components = ConnectedComponents(shape: labels.shape, isInside: { v[$0] != 0 }, joins: { v[$0] == v[$1] })
+        // Components are numbered by decreasing size (ties: first met first), so a label's first component is the one to keep.
+        var keep = [Int32](repeating: 0, count: 256)
+        for (n, c) in components.labels.enumerated() where c != 0 {
+            let l = Int(v[n])
+            if keep[l] == 0 || c < keep[l] { keep[l] = c }
         }
-        var best = [Int32](repeating: 0, count: 256), bestSize = [Int](repeating: 0, count: 256)
-        for (n, size) in sizes.enumerated() where size > bestSize[Int(owner[n])] {
-            bestSize[Int(owner[n])] = size
-            best[Int(owner[n])] = Int32(n + 1)
-        }
-        for n in 0..<count where labels.voxels[n] != 0 && component[n] != best[Int(labels.voxels[n])] { labels.voxels[n] = 0 }
+        for n in v.indices where v[n] != 0 && components.labels[n] != keep[Int(v[n])] { labels.voxels[n] = 0 }
     }
 }
