@@ -141,40 +141,16 @@ struct BenchEngineCommand: ParsableCommand {
     }
 }
 
-/// Deterministic random weights and inputs for benchmarks (SplitMix64; variance-preserving scale).
+/// Deterministic weights (the training initialisation) and inputs (uniform in [-1, 1]) for benchmarks.
 enum RandomWeights {
-    struct Generator {
-        var state: UInt64
-        mutating func next() -> Float {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
-            return Float(z >> 40) / Float(1 << 24) * 2 - 1
-        }
-    }
-
     static func make(_ config: any NetworkArchitecture, seed: UInt64) -> [String: HostTensor] {
-        var g = Generator(state: seed)
-        var result: [String: HostTensor] = [:]
-        for spec in config.parameterSpecs() {
-            var t = HostTensor(zeros: spec.shape)
-            let fanIn = max(1, spec.shape.dropFirst().reduce(1, *))
-            let scale = spec.shape.count > 1 ? (3 / Float(fanIn)).squareRoot() : 0.1
-            for i in 0..<t.count { t.data[i] = g.next() * scale }
-            if spec.name.hasSuffix("running_var") || (spec.shape.count == 1 && spec.name.contains("norm") && spec.name.hasSuffix(".weight")) {
-                for i in 0..<t.count { t.data[i] = 1 + 0.1 * t.data[i] }
-            }
-            result[spec.name] = t
-        }
-        return result
+        TrainableNetwork.initialParameters(config, seed: seed)
     }
 
     static func input(_ shape: [Int], seed: UInt64) -> HostTensor {
-        var g = Generator(state: seed)
+        var g = SplitMix64(seed: seed)
         var t = HostTensor(zeros: shape)
-        for i in 0..<t.count { t.data[i] = g.next() }
+        for i in 0..<t.count { t.data[i] = Float(g.uniform() * 2 - 1) }
         return t
     }
 }
