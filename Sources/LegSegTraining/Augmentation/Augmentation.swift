@@ -1,17 +1,13 @@
 import Foundation
+import LegSegEngine
 import LegSegIO
 
-/// Deterministic random numbers (SplitMix64): the same seed gives the same augmentations on every machine.
+/// Deterministic random numbers (the engine's SplitMix64 stream): the same seed gives the same augmentations on
+/// every machine.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    public var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    private var bits: SplitMix64
+    public init(seed: UInt64) { bits = SplitMix64(seed: seed) }
+    public mutating func next() -> UInt64 { bits.next() }
     public mutating func uniform(_ range: ClosedRange<Double>) -> Double { Double.random(in: range, using: &self) }
     /// Standard normal (Box-Muller).
     public mutating func normal() -> Double {
