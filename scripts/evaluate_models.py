@@ -18,6 +18,7 @@ CASES = [  # name, phantom options
     ("calf_water", ["--regions", "lower-leg", "--fov-length", "250", "--contrast", "water"]),
     ("left_leg_only", ["--regions", "knee,lower-leg,thigh", "--fov-length", "400", "--legs", "left"]),
     ("hip_to_ankle", []),
+    ("thigh_t1like", ["--regions", "thigh", "--fov-length", "300", "--contrast", "t1-like"]),  # last: earlier cases keep their index
 ]
 
 def run(cmd):

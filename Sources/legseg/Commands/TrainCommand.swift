@@ -348,10 +348,15 @@ struct TrainCommand: ParsableCommand {
                 let origin = [0, 0, slices.lowerBound], size = [canonical.shape[0], canonical.shape[1], slices.count]
                 let image = teacherRun.data.extracting(origin: origin, size: size, fill: 0)
                 let classes = labels.labels.extracting(origin: origin, size: size, fill: 0).map { classOf[Int($0)] }
-                if !quiet && !json {
-                    let dropped = Set(labels.rejected.compactMap { LabelTables.name(ofStandardized: $0.label) })
+                let dropped = Set(labels.rejected.compactMap { LabelTables.name(ofStandardized: $0.label) }).sorted()
+                if json {  // one JSON line per scan before the rounds', for scripts that check what the run learns from
+                    print(JSONLine.encode(["pseudo_labels": .string(path), "slices": .number(Double(slices.count)),
+                                           "labelled_fraction": .number((labels.labelledFraction * 1000).rounded() / 1000),
+                                           "not_trusted": .array(dropped.map { .string($0) })]))
+                    fflush(nil)
+                } else if !quiet {
                     Terminal.note(String(format: "%@: %d %@ slices, %.0f%% of the body pseudo-labelled%@", path, slices.count, region.rawValue,
-                                         100 * labels.labelledFraction, dropped.isEmpty ? "" : "; not trusted: " + dropped.sorted().joined(separator: ", ")))
+                                         100 * labels.labelledFraction, dropped.isEmpty ? "" : "; not trusted: " + dropped.joined(separator: ", ")))
                 }
                 out.append(atTrainingVoxelSize(TrainingVolume(name: path, image: image, labels: classes, isPseudoLabelled: true)))
             }
