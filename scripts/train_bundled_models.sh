@@ -36,8 +36,21 @@ done
 OMP_NUM_THREADS=1 "$LEGSEG" train --network classifier --out "$CKPT/classifier" --phantoms 36 --validation-phantoms 6 \
   --rounds 30 --batches-per-round 100 --batch 32 --seed 11 --json $RESUME_FLAG >> "$CKPT/classifier.log"
 wait
+# Stage 4: semi-supervised fine-tuning (docs/training.md) on the unlabelled QMRITools stations, never on test_up /
+# test_low (held out for the cards): the thigh network on station_5 and station_7, the lower-leg network on
+# station_1 and station_3, each with 12 new phantoms (seed 13, whose contrasts include T1-like) and 3 for validation.
+DATA=${DATA:-../shared/data/qmritools}
+mkdir -p "$CKPT/unlabelled-thigh" "$CKPT/unlabelled-lowerleg"
+for f in station_5 station_7; do ln -sf "$(realpath "$DATA/$f.nii.gz")" "$CKPT/unlabelled-thigh/"; done
+for f in station_1 station_3; do ln -sf "$(realpath "$DATA/$f.nii.gz")" "$CKPT/unlabelled-lowerleg/"; done
+for net in thigh lowerleg; do
+  OMP_NUM_THREADS=1 "$LEGSEG" train --network $net --init "$CKPT/$net-3/$net.json" --unlabelled "$CKPT/unlabelled-$net" \
+    --phantoms 12 --validation-phantoms 3 --rounds 24 --batches-per-round 50 --patch 16,64,64 --seed 13 --json $RESUME_FLAG \
+    --out "$CKPT/$net-4" >> "$CKPT/$net-4.log" &
+done
+wait
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-for net in thigh-3/thigh lowerleg-3/lowerleg classifier/classifier; do
+for net in thigh-4/thigh lowerleg-4/lowerleg classifier/classifier; do
   "$LEGSEG" export "$CKPT/$net.json" --out Sources/LegSegModels/DefaultModels --dtype f16 \
     --provenance "trainingScript=scripts/train_bundled_models.sh" --provenance "sourceCommit=$commit"
 done
