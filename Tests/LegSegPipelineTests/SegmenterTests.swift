@@ -159,4 +159,28 @@ import LegSegIO
             #expect(got.voxels == expected.voxels, "trial \(trial)")
         }
     }
+
+    /// An unsided label (subcutaneous fat, 151) on both legs keeps its ring on each leg; a fragment on one leg goes.
+    /// (Found on real scans: per label alone, only the larger leg's fat ring survived.)
+    @Test func largestComponentIsPerLegForUnsidedLabels() {
+        let shape = [20, 10, 3]
+        var v = Volume<UInt8>(shape: shape, repeating: 0, affine: lps)
+        for k in 0..<3 {
+            for j in 2..<8 {
+                for i in 2..<8 { v[i, j, k] = 151 }    // right leg (low i): larger fat block
+                for i in 12..<16 { v[i, j, k] = 151 }  // left leg: smaller fat block
+            }
+            v[4, 9, k] = 5; v[13, 9, k] = 6            // a sided muscle on each leg
+        }
+        v[18, 0, 0] = 151                            // a fragment on the left leg
+        let legs = [LegPart(side: .right, columns: 0..<10), LegPart(side: .left, columns: 10..<20)]
+        var got = v
+        Segmenter.keepLargestComponents(&got, legs: legs)
+        #expect(got[14, 5, 1] == 151 && got[3, 5, 1] == 151, "both legs keep their fat")
+        #expect(got[18, 0, 0] == 0, "the fragment goes")
+        #expect(got[4, 9, 2] == 5 && got[13, 9, 2] == 6)
+        var single = v
+        Segmenter.keepLargestComponents(&single)
+        #expect(single[14, 5, 1] == 0, "without legs the smaller ring is removed: why legs are passed")
+    }
 }

@@ -26,8 +26,8 @@ public struct PseudoLabels: Sendable {
 /// that pass checks a person would make, are the real-image borders worth learning from. Three checks, each
 /// marking voxels `unlabelled` (left out of the loss) rather than guessing:
 /// 1. confidence: inside the body, a label below `confidence` is not kept (outside the body, 0 is certain);
-/// 2. one body per muscle: voxels outside their label's largest 6-connected component (the same clean-up
-///    `segment` applies) are fragments the teacher got wrong;
+/// 2. one body per muscle: voxels outside their label's largest 6-connected component on their leg (the same
+///    clean-up `segment` applies) are fragments the teacher got wrong;
 /// 3. bilateral symmetry: with both legs in view, a muscle found on one leg only, or with voxel counts differing
 ///    by more than `maximumSideRatio`, is not trusted on either leg.
 /// Left/right and region consistency need no check here: the pipeline writes each leg's labels from its side of the
@@ -41,7 +41,7 @@ public enum PseudoLabeller {
         for n in out.voxels.indices where mask[n] != 0 && segmentation.confidence[n] < options.confidence { out.voxels[n] = none }
         // 2. Fragments.
         var cleaned = teacher
-        Segmenter.keepLargestComponents(&cleaned)
+        Segmenter.keepLargestComponents(&cleaned, legs: segmentation.report.legs)
         for n in out.voxels.indices where cleaned.voxels[n] != teacher.voxels[n] { out.voxels[n] = none }
         // 3. Bilateral symmetry.
         var rejected: [(label: Int, reason: String)] = []

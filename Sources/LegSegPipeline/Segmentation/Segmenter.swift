@@ -90,7 +90,7 @@ public final class Segmenter {
         var result = try segmentCanonical(canonical, file: file)
         if options.largestComponent {
             let clock = DispatchTime.now().uptimeNanoseconds
-            Segmenter.keepLargestComponents(&result.labels)
+            Segmenter.keepLargestComponents(&result.labels, legs: result.report.legs)
             result.report.timings.append(("merge", Double(DispatchTime.now().uptimeNanoseconds - clock) / 1e9))
         }
         return (result.labels.undoing(transform), result.report)
@@ -254,18 +254,26 @@ public final class Segmenter {
         return quantile(stride(from: 0, to: v.count, by: step).map { v[$0] }, 0.999)
     }
 
-    /// For every label, keeps only its largest 6-connected component (ties: the one met first in array order).
-    /// One flood fill over the whole volume labels the components of all labels at once, so the cost is one pass
-    /// however many labels there are (spec §6.7), instead of one pass per label.
-    public static func keepLargestComponents(_ labels: inout Volume<UInt8>) {
-        let v = labels.voxels
-        let components = ConnectedComponents(shape: labels.shape, isInside: { v[$0] != 0 }, joins: { v[$0] == v[$1] })
-        // Components are numbered by decreasing size (ties: first met first), so a label's first component is the one to keep.
-        var keep = [Int32](repeating: 0, count: 256)
-        for (n, c) in components.labels.enumerated() where c != 0 {
-            let l = Int(v[n])
-            if keep[l] == 0 || c < keep[l] { keep[l] = c }
+    /// For every label, keeps only its largest 6-connected component on each leg (ties: the one met first in array
+    /// order). Per leg, because unsided structures (subcutaneous fat) carry one label on both legs: a filter per
+    /// label alone kept one leg's fat ring and erased the other's. `legs` are the legs' `owned` column ranges
+    /// (canonical i); empty = one region. One flood fill labels the components of all labels at once (spec §6.7).
+    public static func keepLargestComponents(_ labels: inout Volume<UInt8>, legs: [LegPart] = []) {
+        let v = labels.voxels, nx = labels.shape[0]
+        var legOfColumn = [Int](repeating: 0, count: nx)
+        for (index, leg) in legs.enumerated() {
+            for i in leg.owned where i >= 0 && i < nx { legOfColumn[i] = index }
         }
-        for n in v.indices where v[n] != 0 && components.labels[n] != keep[Int(v[n])] { labels.voxels[n] = 0 }
+        let components = ConnectedComponents(shape: labels.shape, isInside: { v[$0] != 0 },
+                                              joins: { v[$0] == v[$1] && legOfColumn[$0 % nx] == legOfColumn[$1 % nx] })
+        // Components are numbered by decreasing size (ties: first met first): a (label, leg)'s first is the one to keep.
+        var keep = [Int32](repeating: 0, count: 256 * max(1, legs.count))
+        for (n, c) in components.labels.enumerated() where c != 0 {
+            let key = Int(v[n]) + 256 * legOfColumn[n % nx]
+            if keep[key] == 0 || c < keep[key] { keep[key] = c }
+        }
+        for n in v.indices where v[n] != 0 && components.labels[n] != keep[Int(v[n]) + 256 * legOfColumn[n % nx]] {
+            labels.voxels[n] = 0
+        }
     }
 }
