@@ -38,7 +38,8 @@ def main():
         with open(os.path.join(args.work, stem + "_stats.csv")) as f:
             for row in csv.DictReader(f):
                 volumes[row["name"]] = float(row["volume_ml"])
-        muscles = {n: v for n, v in volumes.items() if not any(k in n for k in ("Femur", "Tibia", "Fibula", "Patella", "Subcutan", "Bone", "Pelvis", "Sacrum", "Ilium", "Talus", "Calcaneus"))}
+        bones = {"Femur", "Tibia", "Fibula", "Patella", "Ilium", "Sacrum", "Talus", "Calcaneus"}  # whole names: "Fibularis" is a muscle
+        muscles = {n: v for n, v in volumes.items() if n.rsplit("_", 1)[0] not in bones and not n.startswith("Subcutan")}
         bases = {n.rsplit("_", 1)[0] for n in muscles if n.endswith(("_Left", "_Right"))}
         ratios, one_sided = [], 0
         for b in sorted(bases):

@@ -70,7 +70,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func validate() throws {
-        guard !data.isEmpty || phantoms > 0 else { throw ValidationError("give --data DIR and/or --phantoms N") }
+        guard !data.isEmpty || phantoms > 0 || !unlabelled.isEmpty else { throw ValidationError("give --data DIR, --phantoms N and/or --unlabelled DIR") }
         if region == .classifier {
             guard data.isEmpty else { throw ValidationError("the classifier learns from phantoms' per-slice regions: give --phantoms N, not --data") }
             guard imageSize >= 16, imageSize % 16 == 0 else { throw ValidationError("--image-size must be a multiple of 16") }
