@@ -38,11 +38,12 @@ OMP_NUM_THREADS=1 "$LEGSEG" train --network classifier --out "$CKPT/classifier" 
 wait
 # Stage 4: semi-supervised fine-tuning (docs/training.md) on the unlabelled QMRITools stations, never on test_up /
 # test_low (held out for the cards): the thigh network on station_5 and station_7, the lower-leg network on
-# station_1 and station_3, each with 12 new phantoms (seed 13, whose contrasts include T1-like) and 3 for validation.
+# station_3 (station_1, the foot, made it worse), each with 12 new phantoms (seed 13, whose contrasts include T1-like)
+# and 3 for validation.
 DATA=${DATA:-../shared/data/qmritools}
 mkdir -p "$CKPT/unlabelled-thigh" "$CKPT/unlabelled-lowerleg"
 for f in station_5 station_7; do ln -sf "$(realpath "$DATA/$f.nii.gz")" "$CKPT/unlabelled-thigh/"; done
-for f in station_1 station_3; do ln -sf "$(realpath "$DATA/$f.nii.gz")" "$CKPT/unlabelled-lowerleg/"; done
+for f in station_3; do ln -sf "$(realpath "$DATA/$f.nii.gz")" "$CKPT/unlabelled-lowerleg/"; done
 for net in thigh lowerleg; do
   OMP_NUM_THREADS=1 "$LEGSEG" train --network $net --init "$CKPT/$net-3/$net.json" --unlabelled "$CKPT/unlabelled-$net" \
     --phantoms 12 --validation-phantoms 3 --rounds 24 --batches-per-round 50 --patch 16,64,64 --seed 13 --json $RESUME_FLAG \
