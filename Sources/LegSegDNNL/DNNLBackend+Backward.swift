@@ -33,7 +33,7 @@ extension DNNLBackend: TrainingBackend {
 
     private func convParams(_ g: ConvolutionGeometry) -> (strides: [Int64], dil: [Int64], padL: [Int64], padR: [Int64]) {
         (g.stride.map(Int64.init), g.dilation.map { Int64($0 - 1) }, g.padding.map(Int64.init),
-         zip(g.padding, g.outputPadding).map { Int64($0 - $1) })
+         zip(g.paddingEnd, g.outputPadding).map { Int64($0 - $1) })
     }
 
     /// Forward-training descriptor of a (transposed) convolution, used as the hint of its backward primitives.
@@ -73,6 +73,24 @@ extension DNNLBackend: TrainingBackend {
 
     // MARK: Convolutions
 
+    /// Layouts tried, in order, for the activations of backward convolutions. The forward pass keeps
+    /// activations channels-last (what oneDNN's fastest forward kernels use), so a backward kernel that takes
+    /// channels-last saves two or three reorders of full-size tensors per layer; next the layouts the
+    /// forward-training hint picked (blocked); last whatever oneDNN chooses.
+    enum BackwardLayouts: CaseIterable {
+        case channelsLast, hint, any
+
+        /// Whether a kernel found for these layouts is worth taking over the next candidate: channels-last only
+        /// with an optimised direct kernel (not GEMM or the reference one), the hint without the reference kernel.
+        func accepts(_ implementation: String) -> Bool {
+            switch self {
+            case .channelsLast: return !implementation.hasPrefix("ref") && !implementation.contains("gemm")
+            case .hint: return !implementation.hasPrefix("ref")
+            case .any: return true
+            }
+        }
+    }
+
     public func convolutionBackwardData(_ gradOutput: any DeviceTensor, weight: any DeviceTensor, inputShape: [Int],
                                         geometry: ConvolutionGeometry) throws -> any DeviceTensor {
         try convBackwardData(gradOutput, weight, inputShape, geometry, transposed: false)
@@ -93,7 +111,7 @@ extension DNNLBackend: TrainingBackend {
         }
         let type = dataType(dy.precision)
         var key = CacheKey(op)
-        key.add(dy.md); key.add(wDims); key.add(inputShape); key.add(type); key.add(g.stride); key.add(g.padding)
+        key.add(dy.md); key.add(wDims); key.add(inputShape); key.add(type); key.add(g.stride); key.add(g.padding); key.add(g.paddingEnd)
         key.add(g.dilation); key.add(g.outputPadding)
         let p = try primitive(key) {
             let hint = try convForwardHint(src: inputShape, wDims: wDims, dst: dy.shape, g: g, type: type, bias: false,
@@ -102,9 +120,19 @@ extension DNNLBackend: TrainingBackend {
             // The forward-training hint picked the fast (blocked or channels-last) layouts; with "any"
             // everywhere the backward would fall back to plain layouts and GEMM kernels.
             // Where only the reference kernel takes the hint's layouts (strided 3D on AVX2), let oneDNN choose.
-            for useHintLayouts in [true, false] {
-                var dx = useHintLayouts ? dnnl_primitive_desc_query_md(hint, dnnl_query_src_md, 0).pointee : anyMD(inputShape, type)
-                var ddst = useHintLayouts ? dnnl_primitive_desc_query_md(hint, dnnl_query_dst_md, 0).pointee : anyMD(dy.shape, type)
+            for layouts in BackwardLayouts.allCases {
+                var dx: dnnl_memory_desc_t, ddst: dnnl_memory_desc_t
+                switch layouts {
+                case .channelsLast:
+                    dx = tagMD(inputShape, type, channelsLastTag(inputShape.count))
+                    ddst = tagMD(dy.shape, type, channelsLastTag(dy.shape.count))
+                case .hint:
+                    dx = dnnl_primitive_desc_query_md(hint, dnnl_query_src_md, 0).pointee
+                    ddst = dnnl_primitive_desc_query_md(hint, dnnl_query_dst_md, 0).pointee
+                case .any:
+                    dx = anyMD(inputShape, type)
+                    ddst = anyMD(dy.shape, type)
+                }
                 var wts = anyMD(wDims, type)
                 let c = convParams(g)
                 var desc = dnnl_convolution_desc_t()
@@ -114,8 +142,11 @@ extension DNNLBackend: TrainingBackend {
                     : dnnl_dilated_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &dx, &wts, &ddst,
                                                                        c.strides, c.dil, c.padL, c.padR)
                 try dnnlCheck(status, "\(op) descriptor for input \(inputShape)")
-                let pd = try createPD(&desc, hint: hint, "\(op) primitive for input \(inputShape), weight \(wDims)")
-                if useHintLayouts && implementationName(pd).hasPrefix("ref") {
+                guard let pd = try? createPD(&desc, hint: hint, "\(op) primitive for input \(inputShape), weight \(wDims)") else {
+                    if layouts == .any { throw EngineError.backend("\(op): no primitive for input \(inputShape)") }
+                    continue
+                }
+                if !layouts.accepts(implementationName(pd)) {
                     dnnl_primitive_desc_destroy(pd)
                     continue
                 }
@@ -154,7 +185,7 @@ extension DNNLBackend: TrainingBackend {
         }
         let type = dataType(x.precision)
         var key = CacheKey(op)
-        key.add(x.md); key.add(dy.md); key.add(wDims); key.add(type); key.add(bias); key.add(g.stride); key.add(g.padding)
+        key.add(x.md); key.add(dy.md); key.add(wDims); key.add(type); key.add(bias); key.add(g.stride); key.add(g.padding); key.add(g.paddingEnd)
         key.add(g.dilation); key.add(g.outputPadding)
         let p = try primitive(key) {
             let hint = try convForwardHint(src: x.shape, wDims: wDims, dst: dy.shape, g: g, type: type, bias: bias,
@@ -162,9 +193,19 @@ extension DNNLBackend: TrainingBackend {
             defer { dnnl_primitive_desc_destroy(hint) }
             // First on the forward's fast layouts; where only the reference kernel takes those (AVX2 has no 3D
             // direct backward-weights kernel in oneDNN 2.6), let oneDNN choose (GEMM on plain layouts).
-            for useHintLayouts in [true, false] {
-                var src = useHintLayouts ? dnnl_primitive_desc_query_md(hint, dnnl_query_src_md, 0).pointee : anyMD(x.shape, type)
-                var ddst = useHintLayouts ? dnnl_primitive_desc_query_md(hint, dnnl_query_dst_md, 0).pointee : anyMD(dy.shape, type)
+            for layouts in BackwardLayouts.allCases {
+                var src: dnnl_memory_desc_t, ddst: dnnl_memory_desc_t
+                switch layouts {
+                case .channelsLast:
+                    src = tagMD(x.shape, type, channelsLastTag(x.shape.count))
+                    ddst = tagMD(dy.shape, type, channelsLastTag(dy.shape.count))
+                case .hint:
+                    src = dnnl_primitive_desc_query_md(hint, dnnl_query_src_md, 0).pointee
+                    ddst = dnnl_primitive_desc_query_md(hint, dnnl_query_dst_md, 0).pointee
+                case .any:
+                    src = anyMD(x.shape, type)
+                    ddst = anyMD(dy.shape, type)
+                }
                 var dw = anyMD(wDims, dnnl_f32)
                 var db = plainMD([wDims[0]], dnnl_f32)
                 let c = convParams(g)
@@ -177,8 +218,11 @@ extension DNNLBackend: TrainingBackend {
                                                                               bias ? bp : nil, &ddst, c.strides, c.dil, c.padL, c.padR)
                 }
                 try dnnlCheck(status, "\(op) descriptor for input \(x.shape)")
-                let pd = try createPD(&desc, hint: hint, "\(op) primitive for input \(x.shape), weight \(wDims)")
-                if useHintLayouts && implementationName(pd).hasPrefix("ref") {
+                guard let pd = try? createPD(&desc, hint: hint, "\(op) primitive for input \(x.shape), weight \(wDims)") else {
+                    if layouts == .any { throw EngineError.backend("\(op): no primitive for input \(x.shape)") }
+                    continue
+                }
+                if !layouts.accepts(implementationName(pd)) {
                     dnnl_primitive_desc_destroy(pd)
                     continue
                 }

@@ -37,7 +37,7 @@ extension DNNLBackend {
         let type = dataType(x.precision)
         let outPrecision = residual?.precision ?? (epilogue.f32Output ? .f32 : x.precision)
         var key = CacheKey(op)
-        key.add(x.md); key.add(wDims); key.add(type); key.add(b != nil); key.add(g.stride); key.add(g.padding)
+        key.add(x.md); key.add(wDims); key.add(type); key.add(b != nil); key.add(g.stride); key.add(g.padding); key.add(g.paddingEnd)
         key.add(g.dilation); key.add(g.outputPadding); key.add(epilogue.activation); key.add(residual?.md); key.add(outPrecision)
         let p = try convolutionPrimitive(key, x, wDims, type, b != nil, g, epilogue, residual, outShape, outPrecision,
                                          transposed: transposed, residualAsBinary: false)
@@ -94,7 +94,7 @@ extension DNNLBackend {
             var bmd = plainMD([outputs], dnnl_f32)
             let strides = g.stride.map(Int64.init), dil = g.dilation.map { Int64($0 - 1) }
             let padL = g.padding.map(Int64.init)
-            let padR = zip(g.padding, g.outputPadding).map { Int64($0 - $1) }
+            let padR = zip(g.paddingEnd, g.outputPadding).map { Int64($0 - $1) }
             var desc = dnnl_convolution_desc_t()
             let status = withUnsafeMutablePointer(to: &bmd) { bp in
                 transposed
@@ -371,5 +371,86 @@ extension DNNLBackend {
         for (i, x) in xs.enumerated() { args.append((DNNL_ARG_MULTIPLE_SRC + Int32(i), x.memory)) }
         try execute(p, args)
         return out
+    }
+}
+
+// MARK: - Polyphase interleaving
+
+extension DNNLBackend {
+    /// Element strides, in logical `[N, C, spatial...]` order, of a dense channels-last tensor of `dims`.
+    private func channelsLastStrides(_ dims: [Int]) -> [Int] {
+        var strides = [Int](repeating: 0, count: dims.count)
+        var step = 1
+        strides[1] = step; step *= dims[1]
+        for a in stride(from: dims.count - 1, through: 2, by: -1) { strides[a] = step; step *= dims[a] }
+        strides[0] = step
+        return strides
+    }
+
+    /// One phase of a fine channels-last tensor as a strided descriptor over the fine buffer.
+    private func phaseView(fine: [Int], coarse: [Int], offset: [Int], factors: [Int], type: dnnl_data_type_t) -> dnnl_memory_desc_t {
+        let fineStrides = channelsLastStrides(fine)
+        var strides = fineStrides
+        var offset0 = 0
+        for a in factors.indices {
+            strides[2 + a] *= factors[a]
+            offset0 += offset[a] * fineStrides[2 + a]
+        }
+        var md = dnnl_memory_desc_t()
+        _ = dnnl_memory_desc_init_by_strides(&md, Int32(coarse.count), coarse.map(Int64.init), type, strides.map(Int64.init))
+        md.offset0 = Int64(offset0)
+        return md
+    }
+
+    private func phaseShapes(_ shape: [Int], _ factors: [Int], fineGiven: Bool, _ op: String) throws -> (fine: [Int], coarse: [Int]) {
+        guard shape.count == factors.count + 2, factors.allSatisfy({ $0 >= 1 }) else {
+            throw EngineError.shape("\(op): factors \(factors) for \(shape)")
+        }
+        let spatial = Array(shape.dropFirst(2))
+        if fineGiven {
+            guard zip(spatial, factors).allSatisfy({ $0 % $1 == 0 }) else {
+                throw EngineError.shape("\(op): \(shape) is not a multiple of the factors \(factors)")
+            }
+            return (shape, Array(shape.prefix(2)) + zip(spatial, factors).map { $0 / $1 })
+        }
+        return (Array(shape.prefix(2)) + zip(spatial, factors).map { $0 * $1 }, shape)
+    }
+
+    public func interleave(_ phases: [any DeviceTensor], factors: [Int]) throws -> any DeviceTensor {
+        let xs = try phases.map { try cast($0, "interleave") }
+        guard let first = xs.first, xs.count == factors.reduce(1, *),
+              xs.allSatisfy({ $0.shape == first.shape && $0.precision == first.precision }) else {
+            throw EngineError.shape("interleave: \(factors.reduce(1, *)) phases of one shape expected for factors \(factors)")
+        }
+        let (fine, coarse) = try phaseShapes(first.shape, factors, fineGiven: false, "interleave")
+        let type = first.md.data_type
+        let out = try newTensor(fine, first.precision, tagMD(fine, type, channelsLastTag(fine.count)))
+        for (phase, x) in zip(UpsampledConvolution.phases(factors: factors), xs) {
+            let view = phaseView(fine: fine, coarse: coarse, offset: phase.offset, factors: factors, type: type)
+            try withMemory(view, out.pointer) { try reorder(from: x.md, x.memory, to: view, $0) }
+        }
+        return out
+    }
+
+    public func deinterleave(_ input: any DeviceTensor, factors: [Int]) throws -> [any DeviceTensor] {
+        let x = try cast(input, "deinterleave")
+        let (fine, coarse) = try phaseShapes(x.shape, factors, fineGiven: true, "deinterleave")
+        let type = x.md.data_type
+        let dense = try conform(x, to: tagMD(fine, type, channelsLastTag(fine.count)), constant: false)
+        return try UpsampledConvolution.phases(factors: factors).map { phase in
+            let view = phaseView(fine: fine, coarse: coarse, offset: phase.offset, factors: factors, type: type)
+            let out = try newTensor(coarse, x.precision, tagMD(coarse, type, channelsLastTag(coarse.count)))
+            try withMemory(view, dense.pointer) { try reorder(from: view, $0, to: out.md, out.memory) }
+            return out
+        }
+    }
+
+    /// A temporary oneDNN memory object for `md` over `pointer`.
+    private func withMemory(_ md: dnnl_memory_desc_t, _ pointer: UnsafeMutableRawPointer, _ body: (dnnl_memory_t) throws -> Void) throws {
+        var desc = md
+        var mem: dnnl_memory_t?
+        try dnnlCheck(dnnl_memory_create(&mem, &desc, engine, pointer), "dnnl_memory_create (phase view)")
+        defer { dnnl_memory_destroy(mem) }
+        try body(mem!)
     }
 }

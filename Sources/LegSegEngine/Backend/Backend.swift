@@ -72,21 +72,24 @@ public enum Activation: Hashable, Sendable, Codable {
     }
 }
 
-/// Geometry of a (transposed) convolution over `spatialRank` axes (2 or 3). Padding is symmetric per axis,
-/// as in PyTorch; `outputPadding` applies to transposed convolutions only (added at the high end).
+/// Geometry of a (transposed) convolution over `spatialRank` axes (2 or 3). `padding` is added at the low end
+/// of each axis and `paddingEnd` at the high end (symmetric unless given, as in PyTorch); `outputPadding`
+/// applies to transposed convolutions only (added at the high end).
 public struct ConvolutionGeometry: Hashable, Sendable {
     public var kernel: [Int]
     public var stride: [Int]
     public var padding: [Int]
+    public var paddingEnd: [Int]
     public var dilation: [Int]
     public var outputPadding: [Int]
 
-    public init(kernel: [Int], stride: [Int]? = nil, padding: [Int]? = nil, dilation: [Int]? = nil,
-                outputPadding: [Int]? = nil) {
+    public init(kernel: [Int], stride: [Int]? = nil, padding: [Int]? = nil, paddingEnd: [Int]? = nil,
+                dilation: [Int]? = nil, outputPadding: [Int]? = nil) {
         let rank = kernel.count
         self.kernel = kernel
         self.stride = stride ?? Array(repeating: 1, count: rank)
         self.padding = padding ?? Array(repeating: 0, count: rank)
+        self.paddingEnd = paddingEnd ?? self.padding
         self.dilation = dilation ?? Array(repeating: 1, count: rank)
         self.outputPadding = outputPadding ?? Array(repeating: 0, count: rank)
     }
@@ -101,12 +104,12 @@ public struct ConvolutionGeometry: Hashable, Sendable {
 
     func check(_ op: String) throws {
         let r = kernel.count
-        guard r == 1 || r == 2 || r == 3, stride.count == r, padding.count == r, dilation.count == r,
-              outputPadding.count == r else {
+        guard r == 1 || r == 2 || r == 3, stride.count == r, padding.count == r, paddingEnd.count == r,
+              dilation.count == r, outputPadding.count == r else {
             throw EngineError.shape("\(op): kernel, stride, padding, dilation must have one entry per spatial axis (1–3)")
         }
         guard kernel.allSatisfy({ $0 >= 1 }), stride.allSatisfy({ $0 >= 1 }), dilation.allSatisfy({ $0 >= 1 }),
-              padding.allSatisfy({ $0 >= 0 }) else {
+              padding.allSatisfy({ $0 >= 0 }), paddingEnd.allSatisfy({ $0 >= 0 }) else {
             throw EngineError.shape("\(op): kernel, stride and dilation must be ≥ 1 and padding ≥ 0")
         }
     }
@@ -118,8 +121,9 @@ public struct ConvolutionGeometry: Hashable, Sendable {
         var out: [Int] = []
         for a in 0..<input.count {
             let span = (kernel[a] - 1) * dilation[a] + 1
-            let size = (input[a] + 2 * padding[a] - span) / stride[a] + 1
-            guard input[a] + 2 * padding[a] >= span, size >= 1 else {
+            let padded = input[a] + padding[a] + paddingEnd[a]
+            let size = (padded - span) / stride[a] + 1
+            guard padded >= span, size >= 1 else {
                 throw EngineError.shape("convolution: spatial input \(input) is smaller than the kernel span on axis \(a)")
             }
             out.append(size)
@@ -136,7 +140,7 @@ public struct ConvolutionGeometry: Hashable, Sendable {
             guard outputPadding[a] < max(stride[a], dilation[a]) else {
                 throw EngineError.shape("transposed convolution: output padding must be smaller than stride or dilation")
             }
-            let size = (input[a] - 1) * stride[a] - 2 * padding[a] + dilation[a] * (kernel[a] - 1) + outputPadding[a] + 1
+            let size = (input[a] - 1) * stride[a] - padding[a] - paddingEnd[a] + dilation[a] * (kernel[a] - 1) + outputPadding[a] + 1
             guard size >= 1 else { throw EngineError.shape("transposed convolution: output size \(size) on axis \(a)") }
             out.append(size)
         }
@@ -270,6 +274,10 @@ public protocol Backend: AnyObject {
     func add(_ a: any DeviceTensor, _ b: any DeviceTensor, activation: Activation) throws -> any DeviceTensor
     /// Upsampling by integer factors per spatial axis.
     func upsample(_ input: any DeviceTensor, factors: [Int], mode: UpsamplingMode) throws -> any DeviceTensor
+    /// The fine grid from its polyphase parts (`UpsampledConvolution`): `phases[p]`, all `[N, C, spatial...]`,
+    /// holds the voxels at offset `UpsampledConvolution.phases(factors:)[p].offset` of every block of `factors`;
+    /// the result is `[N, C, spatial·factors]`.
+    func interleave(_ phases: [any DeviceTensor], factors: [Int]) throws -> any DeviceTensor
 }
 
 extension Backend {

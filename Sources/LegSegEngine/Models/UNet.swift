@@ -33,10 +33,48 @@ public final class UNet {
         }
     }
 
+    /// The decoder's up-sampling and 3×3×3 convolution: polyphase (`UpsampledConvolution`) where it applies,
+    /// otherwise the two steps.
+    final class UpConvolution {
+        let factors: [Int]
+        let mode: UpsamplingMode
+        let plain: ConvUnit?
+        let phases: [ConvUnit]
+
+        init(prefix: String, factors: [Int], mode: UpsamplingMode, rank: Int, backend: any Backend, precision: Precision,
+             weights: [String: HostTensor]) throws {
+            self.factors = factors
+            self.mode = mode
+            let none = NormParameters.none()
+            guard UpsampledConvolution.applies(factors: factors, mode: mode, kernel: Array(repeating: 3, count: rank)),
+                  let w = weights["\(prefix).weight"] else {
+                plain = try ConvUnit(backend: backend, precision: precision, kind: .convolution(.same(kernel: 3, rank: rank)),
+                                     prefix: prefix, weights: weights, norm: none, activation: .identity)
+                phases = []
+                return
+            }
+            plain = nil
+            phases = try UpsampledConvolution.phases(factors: factors).map { phase in
+                var phaseWeights = ["\(prefix).weight": UpsampledConvolution.phaseWeight(w, phase: phase, factors: factors)]
+                phaseWeights["\(prefix).bias"] = weights["\(prefix).bias"]
+                return try ConvUnit(backend: backend, precision: precision, kind: .convolution(phase.geometry), prefix: prefix,
+                                    weights: phaseWeights, norm: none, activation: .identity)
+            }
+        }
+
+        func callAsFunction(_ x: any DeviceTensor) throws -> any DeviceTensor {
+            if let plain {
+                let backend = plain.backend
+                return try plain(try backend.upsample(x, factors: factors, mode: mode))
+            }
+            return try phases[0].backend.interleave(try phases.map { try $0(x) }, factors: factors)
+        }
+    }
+
     let start: ConvUnit
     let down: [ConvUnit?]
     let encoder: [ResidualBlock]
-    let up: [ConvUnit]
+    let up: [UpConvolution]
     let decoder: [ResidualBlock]
     let map: ConvUnit
 
@@ -64,7 +102,10 @@ public final class UNet {
         encoder = try (0..<configuration.depth).map {
             try ResidualBlock("encoder.\($0).block", config: configuration, backend: backend, precision: precision, weights: weights)
         }
-        up = try (0..<max(0, configuration.depth - 1)).map { try plain("decoder.\($0).up", .same(kernel: 3, rank: rank)) }
+        up = try (0..<max(0, configuration.depth - 1)).map { i in
+            try UpConvolution(prefix: "decoder.\(i).up", factors: configuration.downsampling[i], mode: configuration.upsampling,
+                              rank: rank, backend: backend, precision: precision, weights: weights)
+        }
         decoder = try (0..<max(0, configuration.depth - 1)).map {
             try ResidualBlock("decoder.\($0).block", config: configuration, backend: backend, precision: precision, weights: weights)
         }
@@ -87,7 +128,6 @@ public final class UNet {
             if i < c.depth - 1 { skips.append(x) }
         }
         for i in (0..<max(0, c.depth - 1)).reversed() {
-            x = try backend.upsample(x, factors: c.downsampling[i], mode: c.upsampling)
             x = try up[i](x)
             x = try backend.concatenateChannels([skips[i], x])
             skips.removeLast()

@@ -108,6 +108,13 @@ extension Tape {
         }
     }
 
+    /// The fine grid from polyphase parts (`Backend.interleave`); the gradient splits back into the phases.
+    public func interleave(_ xs: [Variable], factors: [Int]) throws -> Variable {
+        let y = try backend.interleave(xs.map(\.value), factors: factors)
+        let backend = self.backend
+        return record(y, inputs: xs) { g, _ in try backend.deinterleave(g, factors: factors).map { Optional($0) } }
+    }
+
     public func concatenateChannels(_ xs: [Variable]) throws -> Variable {
         let y = try backend.concatenateChannels(xs.map(\.value))
         let backend = self.backend

@@ -12,7 +12,10 @@ public class TrainableNetwork {
     public var parameters: [String: HostTensor]
     /// PyTorch's batch-norm momentum: `running = (1 − m)·running + m·batch`.
     public var batchNormMomentum: Float = 0.1
-    private var leaves: [String: Variable] = [:]
+    fileprivate var leaves: [String: Variable] = [:]
+    /// Stored tensors used through tape variables derived from them (the phases of an up-convolution), with
+    /// the map from those variables' gradients back to the stored tensor's gradient.
+    fileprivate var derived: [String: (variables: [Variable], gradient: ([HostTensor]) -> HostTensor)] = [:]
 
     init(architecture: any NetworkArchitecture, parameters: [String: HostTensor]) throws {
         self.architecture = architecture
@@ -52,7 +55,10 @@ public class TrainableNetwork {
     }
 
     /// Starts a forward pass; `overriding` supplies tape variables for some tensors (gradient checks).
-    func beginForward(overriding: [String: Variable] = [:]) { leaves = overriding }
+    func beginForward(overriding: [String: Variable] = [:]) {
+        leaves = overriding
+        derived = [:]
+    }
 
     /// The tensor `name` on the tape (uploaded once per forward pass).
     func parameter(_ tape: Tape, _ name: String) throws -> Variable {
@@ -73,7 +79,13 @@ public class TrainableNetwork {
     public func gradients(from tape: Tape) throws -> [String: HostTensor] {
         var out: [String: HostTensor] = [:]
         for name in trainableNames {
-            if let leaf = leaves[name], let g = tape.gradient(of: leaf) {
+            if let (variables, gradient) = derived[name] {
+                let shape = parameters[name]!.shape
+                out[name] = gradient(try variables.map { v in
+                    try tape.gradient(of: v).map { try tape.backend.download($0) } ?? HostTensor(zeros: v.shape)
+                })
+                precondition(out[name]!.shape == shape, "derived gradient of \(name)")
+            } else if let leaf = leaves[name], let g = tape.gradient(of: leaf) {
                 out[name] = try tape.backend.download(g).reshaped(parameters[name]!.shape)
             } else {
                 out[name] = HostTensor(zeros: parameters[name]!.shape)
@@ -142,6 +154,32 @@ public final class TrainableUNet: TrainableNetwork {
         return try tape.add(h, skip)
     }
 
+    /// The decoder's up-sampling and 3×3×3 convolution, polyphase where it applies (as `UNet` runs it; see
+    /// `UpsampledConvolution`): one convolution per phase with a weight derived from the stored one, whose
+    /// gradient `gradients(from:)` maps back. A weight supplied as a tape variable (gradient checks) takes the
+    /// two-step form.
+    private func upConvolution(_ tape: Tape, _ x: Variable, level i: Int) throws -> Variable {
+        let c = configuration
+        let prefix = "decoder.\(i).up", name = "\(prefix).weight"
+        let factors = c.downsampling[i]
+        guard UpsampledConvolution.applies(factors: factors, mode: c.upsampling, kernel: Array(repeating: 3, count: c.dimensions)),
+              leaves[name] == nil, let stored = parameters[name] else {
+            let up = try tape.upsample(x, factors: factors, mode: c.upsampling)
+            return try unit(tape, up, prefix: prefix, geometry: .same(kernel: 3, rank: c.dimensions), norm: .none,
+                            normPrefix: "", epsilon: 1, activation: .identity)
+        }
+        let bias = try parameter(tape, "\(prefix).bias")
+        var weights: [Variable] = [], outputs: [Variable] = []
+        for phase in UpsampledConvolution.phases(factors: factors) {
+            let w = tape.variable(try tape.backend.upload(UpsampledConvolution.phaseWeight(stored, phase: phase, factors: factors),
+                                                          role: .convolutionWeight, precision: tape.precision))
+            weights.append(w)
+            outputs.append(try tape.convolution(x, weight: w, bias: bias, geometry: phase.geometry))
+        }
+        derived[name] = (weights, { UpsampledConvolution.weightGradient(phaseGradients: $0, factors: factors) })
+        return try tape.interleave(outputs, factors: factors)
+    }
+
     /// Class probabilities `[N, classes, spatial...]` on the tape.
     public func forward(_ tape: Tape, input: any DeviceTensor) throws -> Variable {
         try forward(tape, input: tape.constant(input), overriding: [:])
@@ -171,9 +209,7 @@ public final class TrainableUNet: TrainableNetwork {
             if i < c.depth - 1 { skips.append(x) }
         }
         for i in (0..<max(0, c.depth - 1)).reversed() {
-            x = try tape.upsample(x, factors: c.downsampling[i], mode: c.upsampling)
-            x = try unit(tape, x, prefix: "decoder.\(i).up", geometry: .same(kernel: 3, rank: rank), norm: none,
-                         normPrefix: "", epsilon: 1, activation: .identity)
+            x = try upConvolution(tape, x, level: i)
             x = try tape.concatenateChannels([skips[i], x])
             skips.removeLast()
             x = try tape.dropout(try block(tape, x, "decoder.\(i).block"), rate: c.dropout)

@@ -44,6 +44,8 @@ public protocol TrainingBackend: Backend {
     /// Gradient of pooling; max pooling recomputes the arg-max positions from `input`.
     func poolingBackward(_ gradOutput: any DeviceTensor, input: any DeviceTensor, geometry: PoolingGeometry) throws -> any DeviceTensor
     func globalAveragePoolingBackward(_ gradOutput: any DeviceTensor, inputShape: [Int]) throws -> any DeviceTensor
+    /// The polyphase parts of a fine-grid tensor (the inverse of `interleave`, hence also its gradient).
+    func deinterleave(_ input: any DeviceTensor, factors: [Int]) throws -> [any DeviceTensor]
     func upsampleBackward(_ gradOutput: any DeviceTensor, inputShape: [Int], factors: [Int], mode: UpsamplingMode) throws -> any DeviceTensor
     /// Splits along channels into consecutive parts of the given sizes (the gradient of a concatenation).
     func splitChannels(_ input: any DeviceTensor, sizes: [Int]) throws -> [any DeviceTensor]

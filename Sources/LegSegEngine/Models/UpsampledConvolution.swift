@@ -1,0 +1,82 @@
+/// Nearest-neighbour up-sampling by 2 followed by a 3-tap "same" convolution, computed on the coarse grid one
+/// output phase at a time (a polyphase rewrite). Per axis, with taps `w0 w1 w2` and up-sampled input
+/// `u[j] = x[⌊j/2⌋]`:
+///
+///     y[2m]   = w0·x[m−1] + (w1+w2)·x[m]        a 2-tap convolution padded 1 before, 0 after
+///     y[2m+1] = (w0+w1)·x[m] + w2·x[m+1]        a 2-tap convolution padded 0 before, 1 after
+///
+/// An axis that is not up-sampled keeps its 3 taps. With factors (1,2,2) the decoder's up-convolution becomes 4
+/// convolutions of 3×2×2 taps, with (2,2,2) 8 of 2×2×2: 12 or 8 multiply-adds per output voxel and channel pair
+/// instead of 27, and the up-sampled tensor is never made. The phases are ordinary convolutions, so they run on the
+/// backend's fastest kernels, and `Backend.interleave` writes them into the fine grid. Results equal the two-step
+/// form up to float rounding. Model files keep the 3×3×3 convolution (`decoder.N.up.weight`).
+public enum UpsampledConvolution {
+    /// One output phase: its offset inside each block of `factors` and its convolution on the coarse grid.
+    public struct Phase: Sendable {
+        public var offset: [Int]
+        public var geometry: ConvolutionGeometry
+    }
+
+    /// True when the rewrite applies: nearest up-sampling, factors 1 or 2, a 3-tap same convolution.
+    public static func applies(factors: [Int], mode: UpsamplingMode, kernel: [Int]) -> Bool {
+        mode == .nearest && factors.count == kernel.count && factors.allSatisfy { $0 == 1 || $0 == 2 }
+            && kernel.allSatisfy { $0 == 3 }
+    }
+
+    /// The phases in `Backend.interleave`'s order (row-major over the offsets, last axis fastest).
+    public static func phases(factors: [Int]) -> [Phase] {
+        var offsets: [[Int]] = [[]]
+        for f in factors { offsets = offsets.flatMap { o in (0..<f).map { o + [$0] } } }
+        return offsets.map { offset in
+            let axes = zip(factors, offset)
+            return Phase(offset: offset, geometry: ConvolutionGeometry(
+                kernel: axes.map { f, _ in f == 2 ? 2 : 3 },
+                padding: axes.map { f, o in f == 2 ? 1 - o : 1 },
+                paddingEnd: axes.map { f, o in f == 2 ? o : 1 }))
+        }
+    }
+
+    /// The phase's convolution weight `[O, I, k...]` from the convolution weight `[O, I, 3...]`.
+    public static func phaseWeight(_ w: HostTensor, phase: Phase, factors: [Int]) -> HostTensor {
+        var t = w
+        for (axis, f) in factors.enumerated() where f == 2 {
+            let first = phase.offset[axis] == 0
+            t = mapAxis(t, axis: 2 + axis, taps: 2) { s in first ? [s[0], s[1] + s[2]] : [s[0] + s[1], s[2]] }
+        }
+        return t
+    }
+
+    /// The adjoint of `phaseWeight` summed over the phases: the gradient of the convolution weight `[O, I, 3...]`
+    /// from the gradients of the phase weights (training runs the rewrite but stores the 3×3×3 weight).
+    public static func weightGradient(phaseGradients: [HostTensor], factors: [Int]) -> HostTensor {
+        var total: HostTensor?
+        for (phase, g) in zip(phases(factors: factors), phaseGradients) {
+            var t = g
+            for (axis, f) in factors.enumerated() where f == 2 {
+                let first = phase.offset[axis] == 0
+                t = mapAxis(t, axis: 2 + axis, taps: 3) { s in first ? [s[0], s[1], s[1]] : [s[0], s[0], s[1]] }
+            }
+            if total == nil { total = t } else { for i in t.data.indices { total!.data[i] += t.data[i] } }
+        }
+        return total!
+    }
+
+    /// Replaces the taps along `axis` by `combine(taps)` at every other index.
+    private static func mapAxis(_ t: HostTensor, axis: Int, taps: Int, _ combine: ([Float]) -> [Float]) -> HostTensor {
+        let inner = t.shape[(axis + 1)...].reduce(1, *)
+        let outer = t.shape[..<axis].reduce(1, *)
+        let n = t.shape[axis]
+        var shape = t.shape
+        shape[axis] = taps
+        var out = HostTensor(zeros: shape)
+        var src = [Float](repeating: 0, count: n)
+        for o in 0..<outer {
+            for i in 0..<inner {
+                for k in 0..<n { src[k] = t.data[(o * n + k) * inner + i] }
+                let mapped = combine(src)
+                for k in 0..<taps { out.data[(o * taps + k) * inner + i] = mapped[k] }
+            }
+        }
+        return out
+    }
+}
