@@ -63,7 +63,8 @@ final class DNNLPrimitive {
     let implementation: String
 
     /// True for oneDNN's slow reference kernels.
-    var isReference: Bool { implementation.hasPrefix("ref") }
+    /// ("ref:any", "bnorm_ref:any", "gemm:ref", ...).
+    var isReference: Bool { implementation.split(separator: ":").contains { $0 == "ref" || $0.hasSuffix("_ref") } }
 
     deinit {
         dnnl_primitive_destroy(primitive)

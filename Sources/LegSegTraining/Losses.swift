@@ -10,6 +10,33 @@ import LegSegEngine
 public protocol Loss: Sendable {
     var name: String { get }
     func evaluate(_ probabilities: HostTensor, target: HostTensor) throws -> (value: Double, gradient: HostTensor)
+    /// Adds `weight`·dL/dp to `gradient` (of `probabilities`' shape) and returns L: the combined loss sums its terms
+    /// this way in one buffer. The default goes through `evaluate`.
+    func accumulate(_ probabilities: HostTensor, target: HostTensor, weight: Double, into gradient: inout HostTensor) throws -> Double
+}
+
+extension Loss {
+    public func accumulate(_ probabilities: HostTensor, target: HostTensor, weight: Double,
+                           into gradient: inout HostTensor) throws -> Double {
+        let (value, g) = try evaluate(probabilities, target: target)
+        let w = Float(weight)
+        gradient.data.withUnsafeMutableBufferPointer { out in
+            g.data.withUnsafeBufferPointer { src in for i in out.indices { out[i] += w * src[i] } }
+        }
+        return value
+    }
+}
+
+/// The losses below implement `accumulate` with their loops over raw buffers (a training step evaluates six of them
+/// on tens of millions of probabilities), and `evaluate` as `accumulate` into zeros.
+protocol BufferLoss: Loss {}
+
+extension BufferLoss {
+    public func evaluate(_ p: HostTensor, target t: HostTensor) throws -> (value: Double, gradient: HostTensor) {
+        var g = HostTensor(zeros: p.shape)
+        let value = try accumulate(p, target: t, weight: 1, into: &g)
+        return (value, g)
+    }
 }
 
 /// Layout helper: `[N, C, inner]` with index `(n·C + c)·inner + v`.
@@ -29,16 +56,18 @@ struct ClassLayout {
 
     /// Which voxels (`b·inner + v`) carry a target; nil when all do (the common case: no extra work below).
     func labelled(_ t: HostTensor) -> [Bool]? {
-        var mask = [Bool](repeating: false, count: voxels), all = true
-        for b in 0..<n {
-            for v in 0..<inner {
-                var any = false
-                for k in 0..<c where t.data[index(b, k, v)] != 0 { any = true; break }
-                mask[b * inner + v] = any
-                all = all && any
+        var mask = [Bool](repeating: false, count: voxels)
+        t.data.withUnsafeBufferPointer { td in
+            mask.withUnsafeMutableBufferPointer { m in
+                for b in 0..<n {
+                    for k in 0..<c {
+                        let base = index(b, k, 0)
+                        for v in 0..<inner where td[base + v] != 0 { m[b * inner + v] = true }
+                    }
+                }
             }
         }
-        return all ? nil : mask
+        return mask.allSatisfy { $0 } ? nil : mask
     }
 }
 
@@ -46,7 +75,7 @@ struct ClassLayout {
 /// `TP = Σ t·p`, `TPn = Σ t·pⁿ`, `FPn = Σ (1−t)·pⁿ`, `FNn = Σ t·(1−pⁿ)`,
 /// `L_c = 1 − (TP + 1) / (TPn + α·FPn + β·FNn + 1)`; the loss is the (class-weighted) mean over all classes,
 /// background included.
-public struct OverlapLoss: Loss {
+public struct OverlapLoss: BufferLoss {
     public var name: String
     public var alpha: Double
     public var beta: Double
@@ -74,19 +103,25 @@ public struct OverlapLoss: Loss {
         OverlapLoss(name: "tversky", alpha: alpha, beta: beta, exponent: 1, classWeights: classWeights)
     }
 
-    public func evaluate(_ p: HostTensor, target t: HostTensor) throws -> (value: Double, gradient: HostTensor) {
+    public func accumulate(_ p: HostTensor, target t: HostTensor, weight: Double, into g: inout HostTensor) throws -> Double {
         let l = try ClassLayout(p, t, weights: classWeights, loss: name)
         let n = exponent
         let labelled = l.labelled(t)
         var tp = [Double](repeating: 0, count: l.c), tpn = tp, fpn = tp, fnn = tp
-        for b in 0..<l.n {
-            for k in 0..<l.c {
-                for v in 0..<l.inner {
-                    if let labelled, !labelled[b * l.inner + v] { continue }
-                    let i = l.index(b, k, v)
-                    let pv = Double(p.data[i]), tv = Double(t.data[i])
-                    let pn = n == 2 ? pv * pv : (n == 1 ? pv : pow(pv, n))
-                    tp[k] += tv * pv; tpn[k] += tv * pn; fpn[k] += (1 - tv) * pn; fnn[k] += tv * (1 - pn)
+        p.data.withUnsafeBufferPointer { pd in
+            t.data.withUnsafeBufferPointer { td in
+                for b in 0..<l.n {
+                    for k in 0..<l.c {
+                        let base = l.index(b, k, 0)
+                        var sTP = 0.0, sTPn = 0.0, sFPn = 0.0, sFNn = 0.0
+                        for v in 0..<l.inner {
+                            if let labelled, !labelled[b * l.inner + v] { continue }
+                            let pv = Double(pd[base + v]), tv = Double(td[base + v])
+                            let pn = n == 2 ? pv * pv : (n == 1 ? pv : pow(pv, n))
+                            sTP += tv * pv; sTPn += tv * pn; sFPn += (1 - tv) * pn; sFNn += tv * (1 - pn)
+                        }
+                        tp[k] += sTP; tpn[k] += sTPn; fpn[k] += sFPn; fnn[k] += sFNn
+                    }
                 }
             }
         }
@@ -98,35 +133,42 @@ public struct OverlapLoss: Loss {
             let a = tp[k] + 1, bb = tpn[k] + alpha * fpn[k] + beta * fnn[k] + 1
             value += w[k] * (1 - a / bb)
             // dL/dp = (w/W)·(−dA·B + A·dB)/B² with dA = t and dB = n·pⁿ⁻¹·(t + α(1−t) − βt).
-            dA[k] = -w[k] / wSum / bb
-            dB[k] = w[k] / wSum * a / (bb * bb)
+            dA[k] = weight * -w[k] / wSum / bb
+            dB[k] = weight * w[k] / wSum * a / (bb * bb)
         }
-        var g = HostTensor(zeros: p.shape)
-        for b in 0..<l.n {
-            for k in 0..<l.c {
-                for v in 0..<l.inner {
-                    if let labelled, !labelled[b * l.inner + v] { continue }
-                    let i = l.index(b, k, v)
-                    let pv = Double(p.data[i]), tv = Double(t.data[i])
-                    let dpn = n == 2 ? 2 * pv : (n == 1 ? 1 : n * pow(pv, n - 1))
-                    g.data[i] = Float(dA[k] * tv + dB[k] * dpn * (tv + alpha * (1 - tv) - beta * tv))
+        let (alpha, beta) = (self.alpha, self.beta)
+        p.data.withUnsafeBufferPointer { pd in
+            t.data.withUnsafeBufferPointer { td in
+                g.data.withUnsafeMutableBufferPointer { gd in
+                    for b in 0..<l.n {
+                        for k in 0..<l.c {
+                            let base = l.index(b, k, 0)
+                            let (ak, bk) = (dA[k], dB[k])
+                            for v in 0..<l.inner {
+                                if let labelled, !labelled[b * l.inner + v] { continue }
+                                let pv = Double(pd[base + v]), tv = Double(td[base + v])
+                                let dpn = n == 2 ? 2 * pv : (n == 1 ? 1 : n * pow(pv, n - 1))
+                                gd[base + v] += Float(ak * tv + bk * dpn * (tv + alpha * (1 - tv) - beta * tv))
+                            }
+                        }
+                    }
                 }
             }
         }
-        return (value / wSum, g)
+        return value / wSum
     }
 }
 
 /// Cross-entropy on probabilities: mean over voxels of `−w·log(Σ_c t·p + ε)` (spec 4.4, ε = 1e−15), where the
 /// voxel weight `w = Σ_c w_c·t_c` is 1 without class weights.
-public struct CrossEntropyLoss: Loss {
+public struct CrossEntropyLoss: BufferLoss {
     public var name = "crossEntropy"
     public var classWeights: [Float]?
     public var epsilon: Double = 1e-15
     public init(classWeights: [Float]? = nil) { self.classWeights = classWeights }
 
-    public func evaluate(_ p: HostTensor, target t: HostTensor) throws -> (value: Double, gradient: HostTensor) {
-        try focalLike(p, t, weights: classWeights, loss: name, epsilon: epsilon) { q in
+    public func accumulate(_ p: HostTensor, target t: HostTensor, weight: Double, into g: inout HostTensor) throws -> Double {
+        try focalLike(p, t, weights: classWeights, loss: name, weight: weight, into: &g) { q in
             let lq = log(q + epsilon)
             return (-lq, -1 / (q + epsilon))
         }
@@ -134,7 +176,7 @@ public struct CrossEntropyLoss: Loss {
 }
 
 /// Focal loss: `scale · mean(−log(q + ε)·(1 − q)^γ)` with `q = Σ_c t·p`; the original uses γ = 2 and scale 2.
-public struct FocalLoss: Loss {
+public struct FocalLoss: BufferLoss {
     public var name = "focal"
     public var gamma: Double
     public var scale: Double
@@ -144,9 +186,9 @@ public struct FocalLoss: Loss {
         self.gamma = gamma; self.scale = scale; self.classWeights = classWeights
     }
 
-    public func evaluate(_ p: HostTensor, target t: HostTensor) throws -> (value: Double, gradient: HostTensor) {
+    public func accumulate(_ p: HostTensor, target t: HostTensor, weight: Double, into g: inout HostTensor) throws -> Double {
         let (gamma, scale, epsilon) = (self.gamma, self.scale, self.epsilon)
-        return try focalLike(p, t, weights: classWeights, loss: name, epsilon: epsilon) { q in
+        return try focalLike(p, t, weights: classWeights, loss: name, weight: weight, into: &g) { q in
             let lq = log(q + epsilon), r = max(1 - q, 0)
             let f = -lq * pow(r, gamma)
             let df = -pow(r, gamma) / (q + epsilon) + (r > 0 ? gamma * pow(r, gamma - 1) * lq : 0)
@@ -156,60 +198,78 @@ public struct FocalLoss: Loss {
 }
 
 /// Shared body of per-voxel losses of `q = Σ_c t·p`: `f(q)` returns the voxel loss and its derivative.
-private func focalLike(_ p: HostTensor, _ t: HostTensor, weights: [Float]?, loss: String, epsilon: Double,
-                       _ f: (Double) -> (Double, Double)) throws -> (value: Double, gradient: HostTensor) {
+private func focalLike(_ p: HostTensor, _ t: HostTensor, weights: [Float]?, loss: String, weight: Double,
+                       into g: inout HostTensor, _ f: (Double) -> (Double, Double)) throws -> Double {
     let l = try ClassLayout(p, t, weights: weights, loss: loss)
-    var g = HostTensor(zeros: p.shape)
     var total = 0.0
     let labelled = l.labelled(t)
     let scale = 1 / Double(max(labelled.map { $0.lazy.filter { $0 }.count } ?? l.voxels, 1))
-    for b in 0..<l.n {
-        for v in 0..<l.inner {
-            if let labelled, !labelled[b * l.inner + v] { continue }
-            var q = 0.0, w = weights == nil ? 1.0 : 0.0
-            for k in 0..<l.c {
-                let i = l.index(b, k, v)
-                q += Double(t.data[i]) * Double(p.data[i])
-                if let weights { w += Double(weights[k]) * Double(t.data[i]) }
-            }
-            let (value, derivative) = f(q)
-            total += w * value
-            for k in 0..<l.c {
-                let i = l.index(b, k, v)
-                g.data[i] = Float(w * derivative * Double(t.data[i]) * scale)
+    let classWeights = weights.map { $0.map(Double.init) }
+    var q = [Double](repeating: 0, count: l.inner), w = q
+    p.data.withUnsafeBufferPointer { pd in
+        t.data.withUnsafeBufferPointer { td in
+            g.data.withUnsafeMutableBufferPointer { gd in
+                for b in 0..<l.n {
+                    // q and the voxel weight per voxel, class by class over contiguous rows.
+                    for v in 0..<l.inner { q[v] = 0; w[v] = classWeights == nil ? 1 : 0 }
+                    for k in 0..<l.c {
+                        let base = l.index(b, k, 0)
+                        for v in 0..<l.inner { q[v] += Double(td[base + v]) * Double(pd[base + v]) }
+                        if let classWeights { for v in 0..<l.inner { w[v] += classWeights[k] * Double(td[base + v]) } }
+                    }
+                    for v in 0..<l.inner {
+                        if let labelled, !labelled[b * l.inner + v] { q[v] = 0; continue }
+                        let (value, derivative) = f(q[v])
+                        total += w[v] * value
+                        q[v] = w[v] * derivative * scale * weight  // now the gradient factor of the voxel
+                    }
+                    for k in 0..<l.c {
+                        let base = l.index(b, k, 0)
+                        for v in 0..<l.inner { gd[base + v] += Float(q[v] * Double(td[base + v])) }
+                    }
+                }
             }
         }
     }
-    return (total * scale, g)
+    return total * scale
 }
 
 /// Mean squared error over voxels and classes, times `scale` (the original: 75); class weights weight the
 /// per-class means.
-public struct MeanSquaredErrorLoss: Loss {
+public struct MeanSquaredErrorLoss: BufferLoss {
     public var name = "meanSquaredError"
     public var scale: Double
     public var classWeights: [Float]?
     public init(scale: Double = 75, classWeights: [Float]? = nil) { self.scale = scale; self.classWeights = classWeights }
 
-    public func evaluate(_ p: HostTensor, target t: HostTensor) throws -> (value: Double, gradient: HostTensor) {
+    public func accumulate(_ p: HostTensor, target t: HostTensor, weight: Double, into g: inout HostTensor) throws -> Double {
         let l = try ClassLayout(p, t, weights: classWeights, loss: name)
         let w = (classWeights ?? [Float](repeating: 1, count: l.c)).map(Double.init)
         let labelled = l.labelled(t)
         let denominator = Double(max(labelled.map { $0.lazy.filter { $0 }.count } ?? l.voxels, 1)) * w.reduce(0, +)
-        var g = HostTensor(zeros: p.shape)
         var total = 0.0
-        for b in 0..<l.n {
-            for k in 0..<l.c {
-                for v in 0..<l.inner {
-                    if let labelled, !labelled[b * l.inner + v] { continue }
-                    let i = l.index(b, k, v)
-                    let d = Double(p.data[i]) - Double(t.data[i])
-                    total += w[k] * d * d
-                    g.data[i] = Float(scale * w[k] * 2 * d / denominator)
+        let scale = self.scale
+        p.data.withUnsafeBufferPointer { pd in
+            t.data.withUnsafeBufferPointer { td in
+                g.data.withUnsafeMutableBufferPointer { gd in
+                    for b in 0..<l.n {
+                        for k in 0..<l.c {
+                            let base = l.index(b, k, 0)
+                            let factor = weight * scale * w[k] * 2 / denominator
+                            var sum = 0.0
+                            for v in 0..<l.inner {
+                                if let labelled, !labelled[b * l.inner + v] { continue }
+                                let d = Double(pd[base + v]) - Double(td[base + v])
+                                sum += d * d
+                                gd[base + v] += Float(factor * d)
+                            }
+                            total += w[k] * sum
+                        }
+                    }
                 }
             }
         }
-        return (scale * total / denominator, g)
+        return scale * total / denominator
     }
 }
 
@@ -230,14 +290,15 @@ public struct CombinedLoss: Loss {
     }
 
     public func evaluate(_ p: HostTensor, target: HostTensor) throws -> (value: Double, gradient: HostTensor) {
-        var value = 0.0
         var gradient = HostTensor(zeros: p.shape)
-        for (weight, loss) in terms {
-            let (v, g) = try loss.evaluate(p, target: target)
-            value += weight * v
-            for i in gradient.data.indices { gradient.data[i] += Float(weight) * g.data[i] }
-        }
+        let value = try accumulate(p, target: target, weight: 1, into: &gradient)
         return (value, gradient)
+    }
+
+    public func accumulate(_ p: HostTensor, target: HostTensor, weight: Double, into gradient: inout HostTensor) throws -> Double {
+        var value = 0.0
+        for (w, loss) in terms { value += w * (try loss.accumulate(p, target: target, weight: weight * w, into: &gradient)) }
+        return value
     }
 }
 
