@@ -21,17 +21,22 @@ public enum GradientClipping: Codable, Sendable, Equatable {
     @discardableResult
     public func apply(_ gradients: inout [String: HostTensor]) -> Double {
         var sum = 0.0
-        for g in gradients.values { for v in g.data { sum += Double(v) * Double(v) } }
+        for g in gradients.values { g.data.withUnsafeBufferPointer { for v in $0 { sum += Double(v) * Double(v) } } }
         let norm = sum.squareRoot()
+        let transform: ((Float) -> Float)?
         switch self {
-        case .none: break
-        case .value(let c):
-            for name in gradients.keys { for i in gradients[name]!.data.indices { gradients[name]!.data[i] = min(max(gradients[name]!.data[i], -c), c) } }
+        case .none: transform = nil
+        case .value(let c): transform = { min(max($0, -c), c) }
         case .norm(let c):
             let factor = Double(c) / (norm + 1e-6)
-            if factor < 1 {
-                for name in gradients.keys { for i in gradients[name]!.data.indices { gradients[name]!.data[i] = Float(Double(gradients[name]!.data[i]) * factor) } }
-            }
+            transform = factor < 1 ? { Float(Double($0) * factor) } : nil
+        }
+        guard let transform else { return norm }
+        for name in Array(gradients.keys) {
+            // Taken out of the dictionary so that the buffer is unique and is changed in place.
+            var g = gradients.removeValue(forKey: name)!
+            g.data.withUnsafeMutableBufferPointer { d in for i in d.indices { d[i] = transform(d[i]) } }
+            gradients[name] = g
         }
         return norm
     }
@@ -73,18 +78,29 @@ public final class Adam: Optimizer {
             guard var p = parameters[name], let g = gradients[name], g.shape == p.shape else {
                 throw TrainingError("Adam: no parameter matching gradient \(name)")
             }
-            var mm = m[name] ?? [Float](repeating: 0, count: p.count)
-            var vv = v[name] ?? [Float](repeating: 0, count: p.count)
-            for i in p.data.indices {
-                var gi = g.data[i]
-                switch weightDecay {
-                case .none: break
-                case .l2(let wd): gi += wd * p.data[i]
-                case .decoupled(let wd): p.data[i] *= 1 - lr * wd
+            // Taken out of their dictionaries so that the buffers are unique and are updated in place.
+            parameters[name] = nil
+            var mm = m.removeValue(forKey: name) ?? [Float](repeating: 0, count: p.count)
+            var vv = v.removeValue(forKey: name) ?? [Float](repeating: 0, count: p.count)
+            let (beta1, beta2, epsilon, weightDecay) = (self.beta1, self.beta2, self.epsilon, self.weightDecay)
+            p.data.withUnsafeMutableBufferPointer { pd in
+                g.data.withUnsafeBufferPointer { gd in
+                    mm.withUnsafeMutableBufferPointer { md in
+                        vv.withUnsafeMutableBufferPointer { vd in
+                            for i in pd.indices {
+                                var gi = gd[i]
+                                switch weightDecay {
+                                case .none: break
+                                case .l2(let wd): gi += wd * pd[i]
+                                case .decoupled(let wd): pd[i] *= 1 - lr * wd
+                                }
+                                md[i] = beta1 * md[i] + (1 - beta1) * gi
+                                vd[i] = beta2 * vd[i] + (1 - beta2) * gi * gi
+                                pd[i] -= stepSize * md[i] / (vd[i].squareRoot() / root2 + epsilon)
+                            }
+                        }
+                    }
                 }
-                mm[i] = beta1 * mm[i] + (1 - beta1) * gi
-                vv[i] = beta2 * vv[i] + (1 - beta2) * gi * gi
-                p.data[i] -= stepSize * mm[i] / (vv[i].squareRoot() / root2 + epsilon)
             }
             m[name] = mm; v[name] = vv
             parameters[name] = p

@@ -40,8 +40,7 @@ public enum UpsampledConvolution {
     public static func phaseWeight(_ w: HostTensor, phase: Phase, factors: [Int]) -> HostTensor {
         var t = w
         for (axis, f) in factors.enumerated() where f == 2 {
-            let first = phase.offset[axis] == 0
-            t = mapAxis(t, axis: 2 + axis, taps: 2) { s in first ? [s[0], s[1] + s[2]] : [s[0] + s[1], s[2]] }
+            t = mapAxis(t, axis: 2 + axis, tapMap(phase.offset[axis]))
         }
         return t
     }
@@ -53,28 +52,42 @@ public enum UpsampledConvolution {
         for (phase, g) in zip(phases(factors: factors), phaseGradients) {
             var t = g
             for (axis, f) in factors.enumerated() where f == 2 {
-                let first = phase.offset[axis] == 0
-                t = mapAxis(t, axis: 2 + axis, taps: 3) { s in first ? [s[0], s[1], s[1]] : [s[0], s[0], s[1]] }
+                t = mapAxis(t, axis: 2 + axis, transposed(tapMap(phase.offset[axis])))
             }
             if total == nil { total = t } else { for i in t.data.indices { total!.data[i] += t.data[i] } }
         }
         return total!
     }
 
-    /// Replaces the taps along `axis` by `combine(taps)` at every other index.
-    private static func mapAxis(_ t: HostTensor, axis: Int, taps: Int, _ combine: ([Float]) -> [Float]) -> HostTensor {
+    /// The 2×3 matrix taking the 3 taps of an up-sampled axis to the 2 taps of the phase at `offset`:
+    /// offset 0 → `[w0, w1+w2]`, offset 1 → `[w0+w1, w2]`.
+    private static func tapMap(_ offset: Int) -> [[Float]] {
+        offset == 0 ? [[1, 0, 0], [0, 1, 1]] : [[1, 1, 0], [0, 0, 1]]
+    }
+
+    private static func transposed(_ m: [[Float]]) -> [[Float]] {
+        (0..<m[0].count).map { j in m.map { $0[j] } }
+    }
+
+    /// Applies the matrix `m` (new taps × old taps) along `axis` at every other index.
+    private static func mapAxis(_ t: HostTensor, axis: Int, _ m: [[Float]]) -> HostTensor {
         let inner = t.shape[(axis + 1)...].reduce(1, *)
         let outer = t.shape[..<axis].reduce(1, *)
-        let n = t.shape[axis]
+        let n = t.shape[axis], taps = m.count
         var shape = t.shape
         shape[axis] = taps
         var out = HostTensor(zeros: shape)
-        var src = [Float](repeating: 0, count: n)
-        for o in 0..<outer {
-            for i in 0..<inner {
-                for k in 0..<n { src[k] = t.data[(o * n + k) * inner + i] }
-                let mapped = combine(src)
-                for k in 0..<taps { out.data[(o * taps + k) * inner + i] = mapped[k] }
+        t.data.withUnsafeBufferPointer { src in
+            out.data.withUnsafeMutableBufferPointer { dst in
+                for o in 0..<outer {
+                    for k in 0..<taps {
+                        let row = (o * taps + k) * inner
+                        for j in 0..<n where m[k][j] != 0 {
+                            let c = m[k][j], from = (o * n + j) * inner
+                            for i in 0..<inner { dst[row + i] += c * src[from + i] }
+                        }
+                    }
+                }
             }
         }
         return out

@@ -134,7 +134,12 @@ extension Tape {
         guard rate < 1 else { throw EngineError.unsupported("dropout rate \(rate) must be below 1") }
         let keep = 1 / (1 - rate)
         var mask = HostTensor(zeros: x.shape)
-        for i in mask.data.indices { mask.data[i] = random.uniform() < Double(rate) ? 0 : keep }
+        var rng = random  // a local copy: the loop runs tens of millions of times per step
+        let threshold = Double(rate)
+        mask.data.withUnsafeMutableBufferPointer { m in
+            for i in m.indices { m[i] = rng.uniform() < threshold ? 0 : keep }
+        }
+        random = rng
         let m = try backend.upload(mask, role: .activation, precision: x.value.precision)
         let y = try backend.multiply(x.value, m)
         let backend = self.backend
