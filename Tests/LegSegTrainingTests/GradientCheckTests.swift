@@ -132,6 +132,25 @@ struct GradientCheckTests {
         expectPasses(check, "dropout")
     }
 
+    /// The mask drops the requested fraction (binomial: 100 003 values, ±4.5 σ) and scales the kept values by
+    /// 1/(1−p); two tapes with the same seed draw the same mask, different seeds different ones.
+    @Test func dropoutRateAndScale() throws {
+        let backend = try DNNLBackend()
+        let ones = try HostTensor(shape: [1, 1, 100_003], data: [Float](repeating: 1, count: 100_003))
+        func mask(seed: UInt64) throws -> [Float] {
+            let tape = Tape(backend: backend, training: true, seed: seed)
+            return try backend.download(try tape.dropout(tape.constant(try backend.upload(ones, role: .activation, precision: .f32)),
+                                                         rate: 0.3).value).data
+        }
+        let m = try mask(seed: 5)
+        let dropped = Double(m.filter { $0 == 0 }.count) / Double(m.count)
+        let sigma = (0.3 * 0.7 / Double(m.count)).squareRoot()
+        #expect(abs(dropped - 0.3) < 4.5 * sigma, "dropped fraction \(dropped)")
+        #expect(m.allSatisfy { $0 == 0 || abs($0 - 1 / 0.7) < 1e-6 })
+        #expect(try mask(seed: 5) == m)
+        #expect(try mask(seed: 6) != m)
+    }
+
     /// A whole small UNet (batch norm, GELU, down/up-sampling, dropout off), gradient of input and weights.
     /// Instance norm: per sample statistics, so batch samples with different offsets and scales must not mix.
     @Test func instanceNormalization() throws {

@@ -134,10 +134,20 @@ extension Tape {
         guard rate < 1 else { throw EngineError.unsupported("dropout rate \(rate) must be below 1") }
         let keep = 1 / (1 - rate)
         var mask = HostTensor(zeros: x.shape)
-        var rng = random  // a local copy: the loop runs tens of millions of times per step
-        let threshold = Double(rate)
+        // Four 16-bit uniforms per 64-bit draw (a step draws tens of millions): a value is dropped when its
+        // 16 bits fall below rate·2¹⁶, so the rate is honoured to 1/65 536.
+        var rng = random  // a local copy: the loop is hot
+        let threshold = UInt64((Double(rate) * 65536).rounded())
         mask.data.withUnsafeMutableBufferPointer { m in
-            for i in m.indices { m[i] = rng.uniform() < threshold ? 0 : keep }
+            var i = 0
+            while i < m.count {
+                var bits = rng.next()
+                for _ in 0..<min(4, m.count - i) {
+                    m[i] = bits & 0xFFFF < threshold ? 0 : keep
+                    bits >>= 16
+                    i += 1
+                }
+            }
         }
         random = rng
         let m = try backend.upload(mask, role: .activation, precision: x.value.precision)
