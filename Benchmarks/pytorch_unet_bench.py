@@ -16,6 +16,7 @@ clip_grad_value_(1), Adam(0.9, 0.99, eps 1e-5, weight_decay 1e-4). bf16: forward
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -129,12 +130,15 @@ def main():
                    "torch_ms": round(torch_ms, 1), "legseg_ms": ours["ms"] if ours else None,
                    "ratio": round(ratio, 2), "gflop": ours["gflop"] if ours else None,
                    "legseg_bf16_native": ours.get("bf16_native") if ours else None,
-                   "legseg_peak_rss_mb": ours.get("peak_rss_mb") if ours else None}
+                   "legseg_peak_rss_mb": ours.get("peak_rss_mb") if ours else None,
+                   # Like LegSeg's figure: this process's peak so far (Linux reports ru_maxrss in KiB).
+                   "torch_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
             if args.json:
                 print(json.dumps(row), flush=True)
             else:
                 print(f"{mode:10s} {name:5s} {precision:4s} batch {batch} patch {'x'.join(map(str, patch))} threads {args.threads}: "
-                      f"PyTorch {torch_ms:9.1f} ms, LegSeg {row['legseg_ms']} ms -> ratio {ratio:.2f}x", flush=True)
+                      f"PyTorch {torch_ms:9.1f} ms, LegSeg {row['legseg_ms']} ms -> ratio {ratio:.2f}x "
+                      f"(peak RSS so far: PyTorch {row['torch_peak_rss_mb']} MiB, LegSeg {row['legseg_peak_rss_mb']} MiB)", flush=True)
 
 
 if __name__ == "__main__":
