@@ -160,5 +160,13 @@ import LegSegTestSupport
         let empty = try CLIRun.legseg(["train", "--network", "thigh", "--data", "data", "--unlabelled", "none", "--init", "bundled",
                                        "--out", "x", "--patch", "16,64,64"], in: dir)
         #expect(empty.status == 1 && empty.stderr.contains("none: holds no NIfTI scans"), "\(empty.stderr)")
+
+        // A malformed scan after a good one: one error line naming it, and no pseudo-label file of the good one
+        // (they are written only once every scan has passed).
+        try Data("not a NIfTI file".utf8).write(to: dir.appendingPathComponent("scans/zz_broken.nii"))
+        let broken = try CLIRun.legseg(args + ["--init", "bundled", "--pseudo-labels-out", "pseudo2", "--quiet"], in: dir)
+        #expect(broken.status != 0 && broken.stderr.contains("zz_broken.nii"), "\(broken.stderr)")
+        #expect(broken.stderr.split(separator: "\n").count == 1, "\(broken.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("pseudo2").path))
     }
 }

@@ -320,6 +320,9 @@ struct TrainCommand: ParsableCommand {
         for (label, c) in lut where label < 256 { classOf[label] = UInt8(c) }
         classOf[Int(pseudo.unlabelled)] = TrainingVolume.unlabelled
         var out: [TrainingVolume] = []
+        // `--pseudo-labels-out` files are written only once every scan has passed, so a bad scan later in the list
+        // leaves none behind (each is also written atomically).
+        var writes: [() throws -> Void] = []
         for directory in unlabelled {
             let url = URL(fileURLWithPath: directory)
             let files = try TrainingDataset.niftiFiles(in: url)
@@ -338,8 +341,11 @@ struct TrainCommand: ParsableCommand {
                     for n in shown.voxels.indices where !slices.contains(n / plane) { shown.voxels[n] = pseudo.unlabelled }
                     let file = URL(fileURLWithPath: pseudoLabelsOut).appendingPathComponent(
                         TrainingDataset.stripExtension(name) + "_pseudolabels.nii.gz")
-                    try FileManager.default.createDirectory(atPath: pseudoLabelsOut, withIntermediateDirectories: true)
-                    try NIfTIWriter.write(shown.undoing(transform), to: file, like: scan.header, description: "LegSeg pseudo-labels")
+                    let original = shown.undoing(transform), header = scan.header
+                    writes.append {
+                        try FileManager.default.createDirectory(atPath: pseudoLabelsOut, withIntermediateDirectories: true)
+                        try NIfTIWriter.write(original, to: file, like: header, description: "LegSeg pseudo-labels")
+                    }
                 }
                 guard !slices.isEmpty else {
                     if !quiet && !json { Terminal.note("\(path): no \(region.rawValue) slices, not used") }
@@ -362,6 +368,7 @@ struct TrainCommand: ParsableCommand {
             }
         }
         guard !out.isEmpty else { throw TrainingError("no --unlabelled scan shows the \(region.rawValue): nothing to fine-tune on") }
+        for write in writes { try write() }
         return out
     }
 
