@@ -8,8 +8,10 @@ Needs only a built legseg (no Python packages).
 
     python3 scripts/evaluate_models.py [--legseg .build/release/legseg] [--models DIR] [--work /tmp/legseg-eval]
 """
-import argparse, json, os, subprocess, sys
+import json, os
 from collections import defaultdict
+
+from legseg_cli import models, parser, run
 
 CASES = [  # name, phantom options
     ("thigh_outphase", ["--regions", "thigh", "--fov-length", "300"]),
@@ -21,17 +23,8 @@ CASES = [  # name, phantom options
     ("thigh_t1like", ["--regions", "thigh", "--fov-length", "300", "--contrast", "t1-like"]),  # last: earlier cases keep their index
 ]
 
-def run(cmd):
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    if p.returncode != 0:
-        sys.exit(f"failed: {' '.join(cmd)}\n{p.stderr}")
-    return p.stdout
-
 def main():
-    a = argparse.ArgumentParser()
-    a.add_argument("--legseg", default=".build/release/legseg")
-    a.add_argument("--models")
-    a.add_argument("--work", default="/tmp/legseg-eval")
+    a = parser(__doc__, "/tmp/legseg-eval")
     a.add_argument("--seed", default="2026")
     a.add_argument("--region", default="legs")
     args = a.parse_args()
@@ -45,9 +38,7 @@ def main():
         image = os.path.join(out, f"phantom_{n:04d}_image.nii.gz")
         truth = os.path.join(out, f"phantom_{n:04d}_labels.nii.gz")
         pred = os.path.join(out, "pred.nii.gz")
-        seg = [args.legseg, "segment", image, "-o", pred, "--force", "--json", "--region", args.region]
-        if args.models:
-            seg += ["--models", args.models]
+        seg = [args.legseg, "segment", image, "-o", pred, "--force", "--json", "--region", args.region] + models(args)
         summary = json.loads(run(seg).strip().splitlines()[-1])
         result = json.loads(run([args.legseg, "evaluate", pred, truth, "--json", "--names", "standardized",
                                  "--labels", "1-28,31-52,55-66,101-110,151"]))

@@ -10,15 +10,14 @@ Lower asym and fewer one-sided labels are more plausible. Needs only a built leg
 
     python3 scripts/real_plausibility.py [--legseg .build/release/legseg] [--models DIR] [SCAN ...]
 """
-import argparse, csv, math, os, statistics, subprocess, sys
+import csv, math, os, statistics, sys
+
+from legseg_cli import models, parser, run
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "qmritools")
 
 def main():
-    a = argparse.ArgumentParser()
-    a.add_argument("--legseg", default=".build/release/legseg")
-    a.add_argument("--models")
-    a.add_argument("--work", default="/tmp/legseg-plausibility")
+    a = parser(__doc__, "/tmp/legseg-plausibility")
     a.add_argument("scans", nargs="*")
     args = a.parse_args()
     scans = args.scans or [os.path.join(DATA, n) for n in ("test_up.nii.gz", "test_low.nii.gz")]
@@ -30,10 +29,7 @@ def main():
             sys.exit(f"{scan}: not found")
         stem = os.path.basename(scan).split(".")[0]
         out = os.path.join(args.work, stem + "_labels.nii.gz")
-        cmd = [args.legseg, "segment", scan, "-o", out, "--force", "--quiet"] + (["--models", args.models] if args.models else [])
-        p = subprocess.run(cmd, capture_output=True, text=True)
-        if p.returncode != 0:
-            sys.exit(f"failed: {' '.join(cmd)}\n{p.stderr}")
+        run([args.legseg, "segment", scan, "-o", out, "--force", "--quiet"] + models(args))
         volumes = {}
         with open(os.path.join(args.work, stem + "_stats.csv")) as f:
             for row in csv.DictReader(f):

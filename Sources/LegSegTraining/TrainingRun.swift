@@ -3,10 +3,8 @@ import LegSegEngine
 import LegSegIO
 
 /// A labelled volume in memory: canonical orientation, labels already in the network's table (0...classes-1), or
-/// `unlabelled` where a pseudo-labelled scan has no trustworthy label (left out of the loss).
+/// `LabelTables.unlabelled` where a pseudo-labelled scan has no trustworthy label (left out of the loss).
 public struct TrainingVolume: Sendable {
-    /// Label value of voxels without a label (pseudo-labels below the confidence threshold or failing a check).
-    public static let unlabelled: UInt8 = 255
     public var name: String
     public var image: Volume<Float>
     public var labels: Volume<UInt8>
@@ -86,7 +84,7 @@ public final class TrainingRun {
         let patchIJK = Array(settings.patch.reversed())
         samplers = volumes.map { PatchSampler(labels: $0.labels, patchSize: patchIJK) }
         for v in volumes + validation
-        where v.labels.voxels.contains(where: { Int($0) >= classes && !(v.isPseudoLabelled && $0 == TrainingVolume.unlabelled) }) {
+        where v.labels.voxels.contains(where: { Int($0) >= classes && !(v.isPseudoLabelled && $0 == LabelTables.unlabelled) }) {
             throw TrainingError(file: v.name, "holds labels beyond the network's \(classes) classes")
         }
     }
@@ -140,7 +138,7 @@ public final class TrainingRun {
         let shape = [settings.batchSize, 1] + settings.patch
         return (try HostTensor(shape: shape, data: images),
                 try HostTensor.oneHot(labels: labels, classes: classes, shape: [settings.batchSize] + settings.patch,
-                                      unlabelled: Int(TrainingVolume.unlabelled)))
+                                      unlabelled: Int(LabelTables.unlabelled)))
     }
 
     /// Dice per class (1...classes-1) over fixed validation patches (same every round), in eval mode.

@@ -5,6 +5,10 @@
 /// network (N6_LowerLeg). Spelling quirks ("Satorius", "Subcutanious") are kept because matching between tables
 /// goes by normalised name.
 public enum LabelTables {
+    /// Label value of a voxel without a trustworthy label (pseudo-labels too uncertain to use): the teacher's
+    /// pseudo-label maps write it and training leaves such voxels out of every loss. No table uses it.
+    public static let unlabelled: UInt8 = 255
+
     /// One structure of the standardized table: its left and right label (right is nil for unsided structures)
     /// and ITK-SNAP colours.
     public struct Structure: Sendable {

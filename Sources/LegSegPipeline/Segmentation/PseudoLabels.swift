@@ -6,12 +6,10 @@ public struct PseudoLabelOptions: Sendable {
     public var confidence: Float = 0.8
     /// With two legs in view, a sided structure must be found on both legs, with voxel counts within this ratio.
     public var maximumSideRatio = 2.0
-    /// Label value of voxels without a trustworthy label.
-    public var unlabelled: UInt8 = 255
     public init() {}
 }
 
-/// Pseudo-labels of one scan on the canonical grid (standardized table), `options.unlabelled` where none is kept.
+/// Pseudo-labels of one scan on the canonical grid (standardized table), `LabelTables.unlabelled` where none is kept.
 public struct PseudoLabels: Sendable {
     public var labels: Volume<UInt8>
     /// Fraction of the foreground (mask) voxels that kept a label, background included.
@@ -36,7 +34,7 @@ public enum PseudoLabeller {
     public static func make(from segmentation: CanonicalSegmentation, options: PseudoLabelOptions = .init()) -> PseudoLabels {
         let teacher = segmentation.labels, mask = segmentation.mask.voxels
         var out = teacher
-        let none = options.unlabelled
+        let none = LabelTables.unlabelled
         // 1. Confidence.
         for n in out.voxels.indices where mask[n] != 0 && segmentation.confidence[n] < options.confidence { out.voxels[n] = none }
         // 2. Fragments.

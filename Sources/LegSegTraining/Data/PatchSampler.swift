@@ -10,7 +10,7 @@ public struct PatchSampler: Sendable {
     public let patchSize: [Int]
     public let shape: [Int]
     public var foregroundFraction: Double
-    /// Voxel indices of each label present (0 and `TrainingVolume.unlabelled` excluded).
+    /// Voxel indices of each label present (0 and `LabelTables.unlabelled` excluded).
     public let locations: [Int: [Int]]
 
     public init(labels: Volume<UInt8>, patchSize: [Int], foregroundFraction: Double = 0.67) {
@@ -18,7 +18,7 @@ public struct PatchSampler: Sendable {
         shape = labels.shape
         self.foregroundFraction = foregroundFraction
         var locations: [Int: [Int]] = [:]
-        for (n, l) in labels.voxels.enumerated() where l != 0 && l != TrainingVolume.unlabelled { locations[Int(l), default: []].append(n) }
+        for (n, l) in labels.voxels.enumerated() where l != 0 && l != LabelTables.unlabelled { locations[Int(l), default: []].append(n) }
         self.locations = locations
     }
 

@@ -318,7 +318,7 @@ struct TrainCommand: ParsableCommand {
         let lut = TrainCommand.labelTranslation(LabelTables.names(of: .standardized).map { ($0.key, $0.value) }, to: table)
         var classOf = [UInt8](repeating: 0, count: 256)
         for (label, c) in lut where label < 256 { classOf[label] = UInt8(c) }
-        classOf[Int(pseudo.unlabelled)] = TrainingVolume.unlabelled
+        classOf[Int(LabelTables.unlabelled)] = LabelTables.unlabelled  // kept as it is in the network's classes
         var out: [TrainingVolume] = []
         // `--pseudo-labels-out` files are written only once every scan has passed, so a bad scan later in the list
         // leaves none behind (each is also written atomically).
@@ -338,7 +338,7 @@ struct TrainCommand: ParsableCommand {
                 if let pseudoLabelsOut {
                     var shown = labels.labels
                     let plane = canonical.shape[0] * canonical.shape[1]
-                    for n in shown.voxels.indices where !slices.contains(n / plane) { shown.voxels[n] = pseudo.unlabelled }
+                    for n in shown.voxels.indices where !slices.contains(n / plane) { shown.voxels[n] = LabelTables.unlabelled }
                     let file = URL(fileURLWithPath: pseudoLabelsOut).appendingPathComponent(
                         TrainingDataset.stripExtension(name) + "_pseudolabels.nii.gz")
                     let original = shown.undoing(transform), header = scan.header
