@@ -6,8 +6,9 @@ LegSeg; the issue's targets are >= 2 for f32 and >= 1.3 for bf16).
     swift build -c release --scratch-path .build-engine
     python3 Benchmarks/pytorch_unet_bench.py --threads 2 [--legseg .build-engine/release/legseg] [--json]
 
-It runs `legseg bench engine --json` itself (same --threads, --repeats, --patch, --configs, --modes), or reads
-its lines from --legseg-json FILE.
+For each row it runs `legseg bench engine --json` for that row (same --threads, --repeats, --patch) right before
+timing PyTorch, so both sides see the same machine state; --rounds N repeats the whole table N times. Or it reads
+LegSeg's lines from --legseg-json FILE.
 
 Mode train-step: one training step on a batch of --train-batch (2) patches, model in train mode (batch
 statistics, dropout 0.2), the original's combined loss (Reference/pytorch/make_training_fixtures.py), backward,
@@ -103,22 +104,29 @@ def main():
     ap.add_argument("--legseg", default=".build-engine/release/legseg")
     ap.add_argument("--legseg-json", help="read `legseg bench engine --json` lines from this file instead")
     ap.add_argument("--json", action="store_true", help="one JSON object per line")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="measure every row this many times, LegSeg and PyTorch back to back each time, and report "
+                         "each round's ratio (the machines are shared: drift over minutes moves both sides)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     patch = [int(v) for v in args.patch.split(",")]
 
+    def legseg_rows(configs, precisions, modes):
+        cmd = [args.legseg, "bench", "engine", "--json", "--threads", str(args.threads), "--repeats",
+               str(args.repeats), "--patch", args.patch, "--batch", str(args.batch), "--configs", configs,
+               "--precisions", precisions, "--modes", modes, "--train-batch", str(args.train_batch)]
+        lines = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()
+        return {(r.get("mode", "forward"), r["config"], r["precision"]): r for r in map(json.loads, filter(None, lines))}
+
+    legseg = {}
     if args.legseg_json:
         lines = open(args.legseg_json).read().splitlines()
-    else:
-        cmd = [args.legseg, "bench", "engine", "--json", "--threads", str(args.threads), "--repeats",
-               str(args.repeats), "--patch", args.patch, "--batch", str(args.batch), "--configs", args.configs,
-               "--precisions", args.precisions,
-               "--modes", args.modes, "--train-batch", str(args.train_batch)]
-        lines = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()
-    legseg = {(r.get("mode", "forward"), r["config"], r["precision"]): r for r in map(json.loads, filter(None, lines))}
+        legseg = {(r.get("mode", "forward"), r["config"], r["precision"]): r for r in map(json.loads, filter(None, lines))}
 
-    for mode, name, precision in [(m, n, p) for m in args.modes.split(",") for n in args.configs.split(",")
-                                  for p in args.precisions.split(",")]:
+    rows = [(m, n, p) for m in args.modes.split(",") for n in args.configs.split(",") for p in args.precisions.split(",")]
+    for mode, name, precision in [row for _ in range(args.rounds) for row in rows]:
+            if not args.legseg_json:  # LegSeg's figure for this row, measured just before PyTorch's
+                legseg.update(legseg_rows(name, precision, mode))
             batch = args.train_batch if mode == "train-step" else args.batch
             timer = time_torch_train if mode == "train-step" else time_torch
             torch_ms, torch_first = timer(CONFIGS[name], patch, batch, precision, args.repeats)
