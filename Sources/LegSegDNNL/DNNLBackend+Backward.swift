@@ -84,10 +84,24 @@ extension DNNLBackend: TrainingBackend {
         /// with an optimised direct kernel (not GEMM or the reference one), the hint without the reference kernel.
         func accepts(_ implementation: String) -> Bool {
             switch self {
-            case .channelsLast: return !implementation.hasPrefix("ref") && !implementation.contains("gemm")
-            case .hint: return !implementation.hasPrefix("ref")
+            case .channelsLast: return !isReferenceKernel(implementation) && !implementation.contains("gemm")
+            case .hint: return !isReferenceKernel(implementation)
             case .any: return true
             }
+        }
+    }
+
+    /// Descriptors of a backward convolution's input-side and output-side activations for `layouts`.
+    private func backwardMDs(_ layouts: BackwardLayouts, hint: dnnl_primitive_desc_t, input: [Int], output: [Int],
+                             type: dnnl_data_type_t) -> (input: dnnl_memory_desc_t, output: dnnl_memory_desc_t) {
+        switch layouts {
+        case .channelsLast:
+            return (tagMD(input, type, channelsLastTag(input.count)), tagMD(output, type, channelsLastTag(output.count)))
+        case .hint:
+            return (dnnl_primitive_desc_query_md(hint, dnnl_query_src_md, 0).pointee,
+                    dnnl_primitive_desc_query_md(hint, dnnl_query_dst_md, 0).pointee)
+        case .any:
+            return (anyMD(input, type), anyMD(output, type))
         }
     }
 
@@ -117,22 +131,10 @@ extension DNNLBackend: TrainingBackend {
             let hint = try convForwardHint(src: inputShape, wDims: wDims, dst: dy.shape, g: g, type: type, bias: false,
                                            transposed: transposed)
             defer { dnnl_primitive_desc_destroy(hint) }
-            // The forward-training hint picked the fast (blocked or channels-last) layouts; with "any"
-            // everywhere the backward would fall back to plain layouts and GEMM kernels.
-            // Where only the reference kernel takes the hint's layouts (strided 3D on AVX2), let oneDNN choose.
+            // `BackwardLayouts` order: channels-last, the hint's (blocked) layouts, then oneDNN's choice (where only
+            // the reference kernel takes the others, e.g. strided 3D on AVX2).
             for layouts in BackwardLayouts.allCases {
-                var dx: dnnl_memory_desc_t, ddst: dnnl_memory_desc_t
-                switch layouts {
-                case .channelsLast:
-                    dx = tagMD(inputShape, type, channelsLastTag(inputShape.count))
-                    ddst = tagMD(dy.shape, type, channelsLastTag(dy.shape.count))
-                case .hint:
-                    dx = dnnl_primitive_desc_query_md(hint, dnnl_query_src_md, 0).pointee
-                    ddst = dnnl_primitive_desc_query_md(hint, dnnl_query_dst_md, 0).pointee
-                case .any:
-                    dx = anyMD(inputShape, type)
-                    ddst = anyMD(dy.shape, type)
-                }
+                var (dx, ddst) = backwardMDs(layouts, hint: hint, input: inputShape, output: dy.shape, type: type)
                 var wts = anyMD(wDims, type)
                 let c = convParams(g)
                 var desc = dnnl_convolution_desc_t()
@@ -191,21 +193,10 @@ extension DNNLBackend: TrainingBackend {
             let hint = try convForwardHint(src: x.shape, wDims: wDims, dst: dy.shape, g: g, type: type, bias: bias,
                                            transposed: transposed)
             defer { dnnl_primitive_desc_destroy(hint) }
-            // First on the forward's fast layouts; where only the reference kernel takes those (AVX2 has no 3D
-            // direct backward-weights kernel in oneDNN 2.6), let oneDNN choose (GEMM on plain layouts).
+            // `BackwardLayouts` order; the last (oneDNN's choice) is GEMM on plain layouts where nothing else takes
+            // the others (AVX2 has no 3D direct backward-weights kernel in oneDNN 2.6).
             for layouts in BackwardLayouts.allCases {
-                var src: dnnl_memory_desc_t, ddst: dnnl_memory_desc_t
-                switch layouts {
-                case .channelsLast:
-                    src = tagMD(x.shape, type, channelsLastTag(x.shape.count))
-                    ddst = tagMD(dy.shape, type, channelsLastTag(dy.shape.count))
-                case .hint:
-                    src = dnnl_primitive_desc_query_md(hint, dnnl_query_src_md, 0).pointee
-                    ddst = dnnl_primitive_desc_query_md(hint, dnnl_query_dst_md, 0).pointee
-                case .any:
-                    src = anyMD(x.shape, type)
-                    ddst = anyMD(dy.shape, type)
-                }
+                var (src, ddst) = backwardMDs(layouts, hint: hint, input: x.shape, output: dy.shape, type: type)
                 var dw = anyMD(wDims, dnnl_f32)
                 var db = plainMD([wDims[0]], dnnl_f32)
                 let c = convParams(g)

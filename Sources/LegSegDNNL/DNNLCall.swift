@@ -37,6 +37,11 @@ struct CacheKey: Hashable {
     }
 }
 
+/// True for the name of one of oneDNN's reference (plain C++) kernels: "ref:any", "bnorm_ref:any", "gemm:ref", ...
+func isReferenceKernel(_ implementation: String) -> Bool {
+    implementation.split(separator: ":").contains { $0 == "ref" || $0.hasSuffix("_ref") }
+}
+
 /// Owns a primitive descriptor and its primitive; both are freed with the object.
 final class DNNLPrimitive {
     let descriptor: dnnl_primitive_desc_t
@@ -63,8 +68,7 @@ final class DNNLPrimitive {
     let implementation: String
 
     /// True for oneDNN's slow reference kernels.
-    /// ("ref:any", "bnorm_ref:any", "gemm:ref", ...).
-    var isReference: Bool { implementation.split(separator: ":").contains { $0 == "ref" || $0.hasSuffix("_ref") } }
+    var isReference: Bool { isReferenceKernel(implementation) }
 
     deinit {
         dnnl_primitive_destroy(primitive)
