@@ -327,13 +327,6 @@ extension DNNLBackend: TrainingBackend {
         return try reorder(t, to: md, precision: .f32)
     }
 
-    /// `t` converted to `md`, labelled `precision`.
-    private func reorder(_ t: DNNLTensor, to md: dnnl_memory_desc_t, precision: Precision) throws -> DNNLTensor {
-        let out = try newTensor(t.shape, precision, md)
-        try reorder(from: t.md, t.memory, to: out.md, out.memory)
-        return out
-    }
-
     private func batchNormForwardTrainingPD(_ md: dnnl_memory_desc_t, epsilon: Float) throws -> dnnl_primitive_desc_t {
         var data = md
         var desc = dnnl_batch_normalization_desc_t()
@@ -420,14 +413,6 @@ extension DNNLBackend: TrainingBackend {
         return (sub, byteOffset)
     }
 
-    /// A memory object over `pointer` (not owned: the caller destroys it, the buffer stays the tensor's).
-    private func view(_ md: dnnl_memory_desc_t, _ pointer: UnsafeMutableRawPointer) throws -> dnnl_memory_t {
-        var desc = md
-        var mem: dnnl_memory_t?
-        try dnnlCheck(dnnl_memory_create(&mem, &desc, engine, pointer), "dnnl_memory_create (view)")
-        return mem!
-    }
-
     public func instanceNormalizationTraining(_ input: any DeviceTensor, scale: any DeviceTensor, shift: any DeviceTensor,
                                               epsilon: Float) throws -> (output: any DeviceTensor, mean: any DeviceTensor, variance: any DeviceTensor) {
         let op = "instance norm (training)"
@@ -444,8 +429,8 @@ extension DNNLBackend: TrainingBackend {
             var key = CacheKey(op)
             key.add(sub); key.add(epsilon)
             let p = try primitive(key) { try batchNormForwardTrainingPD(sub, epsilon: epsilon) }
-            let src = try view(sub, x.pointer + offset), dst = try view(sub, out.pointer + offset)
-            let m = try view(vector, mean.pointer + 4 * b * c), v = try view(vector, variance.pointer + 4 * b * c)
+            let src = try memoryView(sub, x.pointer + offset), dst = try memoryView(sub, out.pointer + offset)
+            let m = try memoryView(vector, mean.pointer + 4 * b * c), v = try memoryView(vector, variance.pointer + 4 * b * c)
             defer { for mem in [src, dst, m, v] { dnnl_memory_destroy(mem) } }
             try execute(p, [(DNNL_ARG_SRC, src), (DNNL_ARG_DST, dst), (DNNL_ARG_SCALE, s.memory), (DNNL_ARG_SHIFT, t.memory),
                             (DNNL_ARG_MEAN, m), (DNNL_ARG_VARIANCE, v)])
@@ -480,8 +465,8 @@ extension DNNLBackend: TrainingBackend {
                 try dnnlCheck(dnnl_batch_normalization_backward_desc_init(&desc, dnnl_backward, &diff, &data, epsilon, flags), "\(op) descriptor")
                 return try createPD(&desc, hint: hint, "\(op) primitive for \(x.shape)")
             }
-            let src = try view(sub, x.pointer + offset), ddst = try view(sub, dy.pointer + offset), dsrc = try view(sub, dx.pointer + offset)
-            let mm = try view(vector, m.pointer + 4 * b * c), vv = try view(vector, v.pointer + 4 * b * c)
+            let src = try memoryView(sub, x.pointer + offset), ddst = try memoryView(sub, dy.pointer + offset), dsrc = try memoryView(sub, dx.pointer + offset)
+            let mm = try memoryView(vector, m.pointer + 4 * b * c), vv = try memoryView(vector, v.pointer + 4 * b * c)
             defer { for mem in [src, ddst, dsrc, mm, vv] { dnnl_memory_destroy(mem) } }
             try execute(p, [(DNNL_ARG_SRC, src), (DNNL_ARG_MEAN, mm), (DNNL_ARG_VARIANCE, vv), (DNNL_ARG_DIFF_DST, ddst),
                             (DNNL_ARG_SCALE, s.memory), (DNNL_ARG_SHIFT, t.memory), (DNNL_ARG_DIFF_SRC, dsrc),

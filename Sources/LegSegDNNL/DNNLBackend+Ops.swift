@@ -427,7 +427,9 @@ extension DNNLBackend {
         let out = try newTensor(fine, first.precision, tagMD(fine, type, channelsLastTag(fine.count)))
         for (phase, x) in zip(UpsampledConvolution.phases(factors: factors), xs) {
             let view = phaseView(fine: fine, coarse: coarse, offset: phase.offset, factors: factors, type: type)
-            try withMemory(view, out.pointer) { try reorder(from: x.md, x.memory, to: view, $0) }
+            let target = try memoryView(view, out.pointer)
+            defer { dnnl_memory_destroy(target) }
+            try reorder(from: x.md, x.memory, to: view, target)
         }
         return out
     }
@@ -440,17 +442,10 @@ extension DNNLBackend {
         return try UpsampledConvolution.phases(factors: factors).map { phase in
             let view = phaseView(fine: fine, coarse: coarse, offset: phase.offset, factors: factors, type: type)
             let out = try newTensor(coarse, x.precision, tagMD(coarse, type, channelsLastTag(coarse.count)))
-            try withMemory(view, dense.pointer) { try reorder(from: view, $0, to: out.md, out.memory) }
+            let source = try memoryView(view, dense.pointer)
+            defer { dnnl_memory_destroy(source) }
+            try reorder(from: view, source, to: out.md, out.memory)
             return out
         }
-    }
-
-    /// A temporary oneDNN memory object for `md` over `pointer`.
-    private func withMemory(_ md: dnnl_memory_desc_t, _ pointer: UnsafeMutableRawPointer, _ body: (dnnl_memory_t) throws -> Void) throws {
-        var desc = md
-        var mem: dnnl_memory_t?
-        try dnnlCheck(dnnl_memory_create(&mem, &desc, engine, pointer), "dnnl_memory_create (phase view)")
-        defer { dnnl_memory_destroy(mem) }
-        try body(mem!)
     }
 }

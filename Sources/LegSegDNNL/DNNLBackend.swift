@@ -142,11 +142,20 @@ public final class DNNLBackend: Backend {
         return pd!
     }
 
-    /// Copies `source` into a new tensor with descriptor `target` (cached reorder primitive).
-    func reorder(_ source: DNNLTensor, to target: dnnl_memory_desc_t) throws -> DNNLTensor {
-        let out = try newTensor(source.shape, source.precision, target)
+    /// Copies `source` into a new tensor with descriptor `target` (cached reorder primitive), labelled
+    /// `precision` (default: the source's; give it when `target` changes the data type).
+    func reorder(_ source: DNNLTensor, to target: dnnl_memory_desc_t, precision: Precision? = nil) throws -> DNNLTensor {
+        let out = try newTensor(source.shape, precision ?? source.precision, target)
         try reorder(from: source.md, source.memory, to: out.md, out.memory)
         return out
+    }
+
+    /// A memory object for `md` over `pointer` (not owned: the caller destroys it, the buffer stays its owner's).
+    func memoryView(_ md: dnnl_memory_desc_t, _ pointer: UnsafeMutableRawPointer) throws -> dnnl_memory_t {
+        var desc = md
+        var mem: dnnl_memory_t?
+        try dnnlCheck(dnnl_memory_create(&mem, &desc, engine, pointer), "dnnl_memory_create (view)")
+        return mem!
     }
 
     func reorder(from srcMD: dnnl_memory_desc_t, _ src: dnnl_memory_t, to dstMD: dnnl_memory_desc_t, _ dst: dnnl_memory_t) throws {

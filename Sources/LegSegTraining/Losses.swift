@@ -39,6 +39,16 @@ extension BufferLoss {
     }
 }
 
+/// The raw buffers of probabilities, targets and the gradient being accumulated, for the losses' inner loops.
+private func withLossBuffers(_ p: HostTensor, _ t: HostTensor, _ g: inout HostTensor,
+                             _ body: (UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>, UnsafeMutableBufferPointer<Float>) -> Void) {
+    p.data.withUnsafeBufferPointer { pd in
+        t.data.withUnsafeBufferPointer { td in
+            g.data.withUnsafeMutableBufferPointer { gd in body(pd, td, gd) }
+        }
+    }
+}
+
 /// Layout helper: `[N, C, inner]` with index `(n·C + c)·inner + v`.
 struct ClassLayout {
     let n: Int, c: Int, inner: Int
@@ -137,20 +147,16 @@ public struct OverlapLoss: BufferLoss {
             dB[k] = weight * w[k] / wSum * a / (bb * bb)
         }
         let (alpha, beta) = (self.alpha, self.beta)
-        p.data.withUnsafeBufferPointer { pd in
-            t.data.withUnsafeBufferPointer { td in
-                g.data.withUnsafeMutableBufferPointer { gd in
-                    for b in 0..<l.n {
-                        for k in 0..<l.c {
-                            let base = l.index(b, k, 0)
-                            let (ak, bk) = (dA[k], dB[k])
-                            for v in 0..<l.inner {
-                                if let labelled, !labelled[b * l.inner + v] { continue }
-                                let pv = Double(pd[base + v]), tv = Double(td[base + v])
-                                let dpn = n == 2 ? 2 * pv : (n == 1 ? 1 : n * pow(pv, n - 1))
-                                gd[base + v] += Float(ak * tv + bk * dpn * (tv + alpha * (1 - tv) - beta * tv))
-                            }
-                        }
+        withLossBuffers(p, t, &g) { pd, td, gd in
+            for b in 0..<l.n {
+                for k in 0..<l.c {
+                    let base = l.index(b, k, 0)
+                    let (ak, bk) = (dA[k], dB[k])
+                    for v in 0..<l.inner {
+                        if let labelled, !labelled[b * l.inner + v] { continue }
+                        let pv = Double(pd[base + v]), tv = Double(td[base + v])
+                        let dpn = n == 2 ? 2 * pv : (n == 1 ? 1 : n * pow(pv, n - 1))
+                        gd[base + v] += Float(ak * tv + bk * dpn * (tv + alpha * (1 - tv) - beta * tv))
                     }
                 }
             }
@@ -206,28 +212,24 @@ private func focalLike(_ p: HostTensor, _ t: HostTensor, weights: [Float]?, loss
     let scale = 1 / Double(max(labelled.map { $0.lazy.filter { $0 }.count } ?? l.voxels, 1))
     let classWeights = weights.map { $0.map(Double.init) }
     var q = [Double](repeating: 0, count: l.inner), w = q
-    p.data.withUnsafeBufferPointer { pd in
-        t.data.withUnsafeBufferPointer { td in
-            g.data.withUnsafeMutableBufferPointer { gd in
-                for b in 0..<l.n {
-                    // q and the voxel weight per voxel, class by class over contiguous rows.
-                    for v in 0..<l.inner { q[v] = 0; w[v] = classWeights == nil ? 1 : 0 }
-                    for k in 0..<l.c {
-                        let base = l.index(b, k, 0)
-                        for v in 0..<l.inner { q[v] += Double(td[base + v]) * Double(pd[base + v]) }
-                        if let classWeights { for v in 0..<l.inner { w[v] += classWeights[k] * Double(td[base + v]) } }
-                    }
-                    for v in 0..<l.inner {
-                        if let labelled, !labelled[b * l.inner + v] { q[v] = 0; continue }
-                        let (value, derivative) = f(q[v])
-                        total += w[v] * value
-                        q[v] = w[v] * derivative * scale * weight  // now the gradient factor of the voxel
-                    }
-                    for k in 0..<l.c {
-                        let base = l.index(b, k, 0)
-                        for v in 0..<l.inner { gd[base + v] += Float(q[v] * Double(td[base + v])) }
-                    }
-                }
+    withLossBuffers(p, t, &g) { pd, td, gd in
+        for b in 0..<l.n {
+            // q and the voxel weight per voxel, class by class over contiguous rows.
+            for v in 0..<l.inner { q[v] = 0; w[v] = classWeights == nil ? 1 : 0 }
+            for k in 0..<l.c {
+                let base = l.index(b, k, 0)
+                for v in 0..<l.inner { q[v] += Double(td[base + v]) * Double(pd[base + v]) }
+                if let classWeights { for v in 0..<l.inner { w[v] += classWeights[k] * Double(td[base + v]) } }
+            }
+            for v in 0..<l.inner {
+                if let labelled, !labelled[b * l.inner + v] { q[v] = 0; continue }
+                let (value, derivative) = f(q[v])
+                total += w[v] * value
+                q[v] = w[v] * derivative * scale * weight  // now the gradient factor of the voxel
+            }
+            for k in 0..<l.c {
+                let base = l.index(b, k, 0)
+                for v in 0..<l.inner { gd[base + v] += Float(q[v] * Double(td[base + v])) }
             }
         }
     }
@@ -249,23 +251,19 @@ public struct MeanSquaredErrorLoss: BufferLoss {
         let denominator = Double(max(labelled.map { $0.lazy.filter { $0 }.count } ?? l.voxels, 1)) * w.reduce(0, +)
         var total = 0.0
         let scale = self.scale
-        p.data.withUnsafeBufferPointer { pd in
-            t.data.withUnsafeBufferPointer { td in
-                g.data.withUnsafeMutableBufferPointer { gd in
-                    for b in 0..<l.n {
-                        for k in 0..<l.c {
-                            let base = l.index(b, k, 0)
-                            let factor = weight * scale * w[k] * 2 / denominator
-                            var sum = 0.0
-                            for v in 0..<l.inner {
-                                if let labelled, !labelled[b * l.inner + v] { continue }
-                                let d = Double(pd[base + v]) - Double(td[base + v])
-                                sum += d * d
-                                gd[base + v] += Float(factor * d)
-                            }
-                            total += w[k] * sum
-                        }
+        withLossBuffers(p, t, &g) { pd, td, gd in
+            for b in 0..<l.n {
+                for k in 0..<l.c {
+                    let base = l.index(b, k, 0)
+                    let factor = weight * scale * w[k] * 2 / denominator
+                    var sum = 0.0
+                    for v in 0..<l.inner {
+                        if let labelled, !labelled[b * l.inner + v] { continue }
+                        let d = Double(pd[base + v]) - Double(td[base + v])
+                        sum += d * d
+                        gd[base + v] += Float(factor * d)
                     }
+                    total += w[k] * sum
                 }
             }
         }

@@ -41,11 +41,11 @@ public final class UNet {
         let plain: ConvUnit?
         let phases: [ConvUnit]
 
-        init(prefix: String, factors: [Int], mode: UpsamplingMode, rank: Int, backend: any Backend, precision: Precision,
+        init(prefix: String, factors: [Int], mode: UpsamplingMode, backend: any Backend, precision: Precision,
              weights: [String: HostTensor]) throws {
             self.factors = factors
             self.mode = mode
-            let none = NormParameters.none()
+            let none = NormParameters.none(), rank = factors.count
             guard UpsampledConvolution.applies(factors: factors, mode: mode, kernel: Array(repeating: 3, count: rank)),
                   let w = weights["\(prefix).weight"] else {
                 plain = try ConvUnit(backend: backend, precision: precision, kind: .convolution(.same(kernel: 3, rank: rank)),
@@ -54,10 +54,10 @@ public final class UNet {
                 return
             }
             plain = nil
-            phases = try UpsampledConvolution.phases(factors: factors).map { phase in
-                var phaseWeights = ["\(prefix).weight": UpsampledConvolution.phaseWeight(w, phase: phase, factors: factors)]
-                phaseWeights["\(prefix).bias"] = weights["\(prefix).bias"]
-                return try ConvUnit(backend: backend, precision: precision, kind: .convolution(phase.geometry), prefix: prefix,
+            phases = try UpsampledConvolution.phaseWeights(w, factors: factors).map { geometry, weight in
+                var phaseWeights = weights
+                phaseWeights["\(prefix).weight"] = weight
+                return try ConvUnit(backend: backend, precision: precision, kind: .convolution(geometry), prefix: prefix,
                                     weights: phaseWeights, norm: none, activation: .identity)
             }
         }
@@ -104,7 +104,7 @@ public final class UNet {
         }
         up = try (0..<max(0, configuration.depth - 1)).map { i in
             try UpConvolution(prefix: "decoder.\(i).up", factors: configuration.downsampling[i], mode: configuration.upsampling,
-                              rank: rank, backend: backend, precision: precision, weights: weights)
+                              backend: backend, precision: precision, weights: weights)
         }
         decoder = try (0..<max(0, configuration.depth - 1)).map {
             try ResidualBlock("decoder.\($0).block", config: configuration, backend: backend, precision: precision, weights: weights)

@@ -45,6 +45,11 @@ public enum UpsampledConvolution {
         return t
     }
 
+    /// Every phase's convolution geometry and weight, in `phases(factors:)` order.
+    public static func phaseWeights(_ w: HostTensor, factors: [Int]) -> [(geometry: ConvolutionGeometry, weight: HostTensor)] {
+        phases(factors: factors).map { ($0.geometry, phaseWeight(w, phase: $0, factors: factors)) }
+    }
+
     /// The adjoint of `phaseWeight` summed over the phases: the gradient of the convolution weight `[O, I, 3...]`
     /// from the gradients of the phase weights (training runs the rewrite but stores the 3×3×3 weight).
     public static func weightGradient(phaseGradients: [HostTensor], factors: [Int]) -> HostTensor {

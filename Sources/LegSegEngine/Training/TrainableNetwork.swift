@@ -170,11 +170,10 @@ public final class TrainableUNet: TrainableNetwork {
         }
         let bias = try parameter(tape, "\(prefix).bias")
         var weights: [Variable] = [], outputs: [Variable] = []
-        for phase in UpsampledConvolution.phases(factors: factors) {
-            let w = tape.variable(try tape.backend.upload(UpsampledConvolution.phaseWeight(stored, phase: phase, factors: factors),
-                                                          role: .convolutionWeight, precision: tape.precision))
+        for (geometry, weight) in UpsampledConvolution.phaseWeights(stored, factors: factors) {
+            let w = tape.variable(try tape.backend.upload(weight, role: .convolutionWeight, precision: tape.precision))
             weights.append(w)
-            outputs.append(try tape.convolution(x, weight: w, bias: bias, geometry: phase.geometry))
+            outputs.append(try tape.convolution(x, weight: w, bias: bias, geometry: geometry))
         }
         derived[name] = (weights, { UpsampledConvolution.weightGradient(phaseGradients: $0, factors: factors) })
         return try tape.interleave(outputs, factors: factors)
