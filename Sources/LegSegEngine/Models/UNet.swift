@@ -71,7 +71,8 @@ public final class UNet {
         }
     }
 
-    let start: ConvUnit
+    /// The 1×1 start convolution, or nil where it is composed into encoder block 0 (`StartComposition`).
+    let start: ConvUnit?
     let down: [ConvUnit?]
     let encoder: [ResidualBlock]
     let up: [UpConvolution]
@@ -80,8 +81,15 @@ public final class UNet {
 
     /// Prepares the network: folds batch norm, converts weights to `precision` and uploads them.
     /// `weights` must hold exactly `configuration.parameterSpecs()` (as `ModelFile` guarantees).
-    public init(configuration: UNetConfiguration, weights: [String: HostTensor], backend: any Backend,
+    public convenience init(configuration: UNetConfiguration, weights: [String: HostTensor], backend: any Backend,
                 precision: Precision) throws {
+        try self.init(configuration: configuration, weights: weights, backend: backend, precision: precision,
+                      composeStart: StartComposition.applies(configuration))
+    }
+
+    /// `composeStart` chooses `StartComposition` explicitly (tests compare both forms).
+    init(configuration: UNetConfiguration, weights: [String: HostTensor], backend: any Backend,
+         precision: Precision, composeStart: Bool) throws {
         try configuration.validate(file: "UNet")
         self.configuration = configuration
         self.precision = precision
@@ -92,7 +100,8 @@ public final class UNet {
             try ConvUnit(backend: backend, precision: precision, kind: .convolution(geometry), prefix: prefix,
                          weights: weights, norm: none, activation: .identity)
         }
-        start = try plain("start", .same(kernel: 1, rank: rank))
+        start = composeStart ? nil : try plain("start", .same(kernel: 1, rank: rank))
+        let blockZeroWeights = composeStart ? try StartComposition.composedWeights(weights) : weights
         down = try (0..<configuration.depth).map { i in
             guard i > 0 else { return nil }
             let g = ConvolutionGeometry(kernel: Array(repeating: 3, count: rank), stride: configuration.downsampling[i - 1],
@@ -100,7 +109,8 @@ public final class UNet {
             return try plain("encoder.\(i).down", g)
         }
         encoder = try (0..<configuration.depth).map {
-            try ResidualBlock("encoder.\($0).block", config: configuration, backend: backend, precision: precision, weights: weights)
+            try ResidualBlock("encoder.\($0).block", config: configuration, backend: backend, precision: precision,
+                              weights: $0 == 0 ? blockZeroWeights : weights)
         }
         up = try (0..<max(0, configuration.depth - 1)).map { i in
             try UpConvolution(prefix: "decoder.\(i).up", factors: configuration.downsampling[i], mode: configuration.upsampling,
@@ -120,7 +130,7 @@ public final class UNet {
             throw EngineError.shape("UNet: input shape \(input.shape) should be [N, \(c.inputChannels), \(c.dimensions) spatial axes]")
         }
         try c.checkPatch(Array(input.shape.dropFirst(2)))
-        var x = try start(input)
+        var x = try start.map { try $0(input) } ?? StartComposition.withOnesChannel(input, backend: backend)
         var skips: [any DeviceTensor] = []
         for i in 0..<c.depth {
             if let d = down[i] { x = try d(x) }
