@@ -387,60 +387,78 @@ extension DNNLBackend {
         return strides
     }
 
-    /// One phase of a fine channels-last tensor as a strided descriptor over the fine buffer.
-    private func phaseView(fine: [Int], coarse: [Int], offset: [Int], factors: [Int], type: dnnl_data_type_t) -> dnnl_memory_desc_t {
-        let fineStrides = channelsLastStrides(fine)
-        var strides = fineStrides
-        var offset0 = 0
+    /// A strided descriptor of `dims` inside a dense channels-last tensor of `whole` dims: channels from `channel`
+    /// on, and every `factors`-th voxel from spatial `offset` on (one polyphase part, or a channel slice).
+    private func sliceView(of whole: [Int], dims: [Int], channel: Int = 0, offset: [Int], factors: [Int],
+                           type: dnnl_data_type_t) -> dnnl_memory_desc_t {
+        let wholeStrides = channelsLastStrides(whole)
+        var strides = wholeStrides
+        var offset0 = channel
         for a in factors.indices {
             strides[2 + a] *= factors[a]
-            offset0 += offset[a] * fineStrides[2 + a]
+            offset0 += offset[a] * wholeStrides[2 + a]
         }
         var md = dnnl_memory_desc_t()
-        _ = dnnl_memory_desc_init_by_strides(&md, Int32(coarse.count), coarse.map(Int64.init), type, strides.map(Int64.init))
+        _ = dnnl_memory_desc_init_by_strides(&md, Int32(dims.count), dims.map(Int64.init), type, strides.map(Int64.init))
         md.offset0 = Int64(offset0)
         return md
     }
 
-    private func phaseShapes(_ shape: [Int], _ factors: [Int], fineGiven: Bool, _ op: String) throws -> (fine: [Int], coarse: [Int]) {
+    private func checkFactors(_ shape: [Int], _ factors: [Int], _ op: String) throws {
         guard shape.count == factors.count + 2, factors.allSatisfy({ $0 >= 1 }) else {
             throw EngineError.shape("\(op): factors \(factors) for \(shape)")
         }
-        let spatial = Array(shape.dropFirst(2))
-        if fineGiven {
-            guard zip(spatial, factors).allSatisfy({ $0 % $1 == 0 }) else {
-                throw EngineError.shape("\(op): \(shape) is not a multiple of the factors \(factors)")
-            }
-            return (shape, Array(shape.prefix(2)) + zip(spatial, factors).map { $0 / $1 })
-        }
-        return (Array(shape.prefix(2)) + zip(spatial, factors).map { $0 * $1 }, shape)
     }
 
-    public func interleave(_ phases: [any DeviceTensor], factors: [Int]) throws -> any DeviceTensor {
+    public func interleave(_ phases: [any DeviceTensor], factors: [Int], after leading: [any DeviceTensor]) throws -> any DeviceTensor {
         let xs = try phases.map { try cast($0, "interleave") }
         guard let first = xs.first, xs.count == factors.reduce(1, *),
               xs.allSatisfy({ $0.shape == first.shape && $0.precision == first.precision }) else {
             throw EngineError.shape("interleave: \(factors.reduce(1, *)) phases of one shape expected for factors \(factors)")
         }
-        let (fine, coarse) = try phaseShapes(first.shape, factors, fineGiven: false, "interleave")
+        try checkFactors(first.shape, factors, "interleave")
+        let coarse = first.shape
+        let fineSpatial = zip(coarse.dropFirst(2), factors).map { $0 * $1 }
+        let lead = try leading.map { try cast($0, "interleave") }
+        for t in lead where t.shape.count != coarse.count || t.shape[0] != coarse[0]
+            || Array(t.shape.dropFirst(2)) != fineSpatial || t.precision != first.precision {
+            throw EngineError.shape("interleave: leading \(t.shape) does not match the fine grid \(fineSpatial) of \(coarse)")
+        }
+        let leadChannels = lead.reduce(0) { $0 + $1.shape[1] }
+        let whole = [coarse[0], leadChannels + coarse[1]] + fineSpatial
         let type = first.md.data_type
-        let out = try newTensor(fine, first.precision, tagMD(fine, type, channelsLastTag(fine.count)))
+        let out = try newTensor(whole, first.precision, tagMD(whole, type, channelsLastTag(whole.count)))
+        let ones = [Int](repeating: 1, count: factors.count), zeros = [Int](repeating: 0, count: factors.count)
+        var channel = 0
+        for t in lead {
+            try writeView(t, sliceView(of: whole, dims: t.shape, channel: channel, offset: zeros, factors: ones, type: type), out)
+            channel += t.shape[1]
+        }
         for (phase, x) in zip(UpsampledConvolution.phases(factors: factors), xs) {
-            let view = phaseView(fine: fine, coarse: coarse, offset: phase.offset, factors: factors, type: type)
-            let target = try memoryView(view, out.pointer)
-            defer { dnnl_memory_destroy(target) }
-            try reorder(from: x.md, x.memory, to: view, target)
+            try writeView(x, sliceView(of: whole, dims: coarse, channel: channel, offset: phase.offset, factors: factors, type: type), out)
         }
         return out
     }
 
+    /// Copies `x` into the part `view` of `out`'s buffer.
+    private func writeView(_ x: DNNLTensor, _ view: dnnl_memory_desc_t, _ out: DNNLTensor) throws {
+        let target = try memoryView(view, out.pointer)
+        defer { dnnl_memory_destroy(target) }
+        try reorder(from: x.md, x.memory, to: view, target)
+    }
+
     public func deinterleave(_ input: any DeviceTensor, factors: [Int]) throws -> [any DeviceTensor] {
         let x = try cast(input, "deinterleave")
-        let (fine, coarse) = try phaseShapes(x.shape, factors, fineGiven: true, "deinterleave")
+        try checkFactors(x.shape, factors, "deinterleave")
+        let fine = x.shape
+        guard zip(fine.dropFirst(2), factors).allSatisfy({ $0 % $1 == 0 }) else {
+            throw EngineError.shape("deinterleave: \(fine) is not a multiple of the factors \(factors)")
+        }
+        let coarse = Array(fine.prefix(2)) + zip(fine.dropFirst(2), factors).map { $0 / $1 }
         let type = x.md.data_type
         let dense = try conform(x, to: tagMD(fine, type, channelsLastTag(fine.count)), constant: false)
         return try UpsampledConvolution.phases(factors: factors).map { phase in
-            let view = phaseView(fine: fine, coarse: coarse, offset: phase.offset, factors: factors, type: type)
+            let view = sliceView(of: fine, dims: coarse, offset: phase.offset, factors: factors, type: type)
             let out = try newTensor(coarse, x.precision, tagMD(coarse, type, channelsLastTag(coarse.count)))
             let source = try memoryView(view, dense.pointer)
             defer { dnnl_memory_destroy(source) }

@@ -38,6 +38,14 @@ import Testing
         let fine = try backend.interleave(phases, factors: factors)
         expectClose(try backend.download(fine), expected, tolerance: 1e-5, "polyphase \(factors)")
 
+        // After leading tensors, interleave equals their channel concatenation with the fine grid.
+        let skipA = random([2, 3] + fine.shape.dropFirst(2), seed: 6), skipB = random([2, 2] + fine.shape.dropFirst(2), seed: 7)
+        let leading = try [skipA, skipB].map { try backend.upload($0, role: .activation, precision: .f32) }
+        let joined = try backend.download(try backend.interleave(phases, factors: factors, after: leading))
+        let concatenated = try backend.download(try backend.concatenateChannels(leading + [fine]))
+        #expect(joined.shape == [2, 12] + fine.shape.dropFirst(2))
+        expectClose(joined, concatenated, tolerance: 0, "interleave after leading \(factors)")
+
         // deinterleave is interleave's inverse, phase by phase.
         for (a, b) in zip(try backend.deinterleave(fine, factors: factors), phases) {
             expectClose(try backend.download(a), try backend.download(b), tolerance: 0, "deinterleave \(factors)")
@@ -71,5 +79,7 @@ import Testing
         let x = try backend.upload(random([1, 2, 3, 3], seed: 5), role: .activation, precision: .f32)
         #expect(throws: EngineError.self) { try backend.interleave([x, x, x], factors: [2, 2]) }
         #expect(throws: EngineError.self) { try backend.deinterleave(x, factors: [2, 2]) }
+        // A leading tensor off the fine grid is refused.
+        #expect(throws: EngineError.self) { try backend.interleave([x, x, x, x], factors: [2, 2], after: [x]) }
     }
 }

@@ -276,11 +276,16 @@ public protocol Backend: AnyObject {
     func upsample(_ input: any DeviceTensor, factors: [Int], mode: UpsamplingMode) throws -> any DeviceTensor
     /// The fine grid from its polyphase parts (`UpsampledConvolution`): `phases[p]`, all `[N, C, spatial...]`,
     /// holds the voxels at offset `UpsampledConvolution.phases(factors:)[p].offset` of every block of `factors`;
-    /// the result is `[N, C, spatial·factors]`.
-    func interleave(_ phases: [any DeviceTensor], factors: [Int]) throws -> any DeviceTensor
+    /// the result is `[N, C, spatial·factors]`, after the channels of `leading` (fine-grid tensors) when given:
+    /// `concatenateChannels(leading + [interleave(phases)])` written in one pass (the decoder's skip concatenation).
+    func interleave(_ phases: [any DeviceTensor], factors: [Int], after leading: [any DeviceTensor]) throws -> any DeviceTensor
 }
 
 extension Backend {
+    public func interleave(_ phases: [any DeviceTensor], factors: [Int]) throws -> any DeviceTensor {
+        try interleave(phases, factors: factors, after: [])
+    }
+
     /// Dropout at inference is the identity (inverted dropout scales during training only).
     public func dropout(_ input: any DeviceTensor, rate: Float) -> any DeviceTensor { input }
 

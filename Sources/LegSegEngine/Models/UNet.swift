@@ -34,7 +34,7 @@ public final class UNet {
     }
 
     /// The decoder's up-sampling and 3×3×3 convolution: polyphase (`UpsampledConvolution`) where it applies,
-    /// otherwise the two steps.
+    /// otherwise the two steps; the result follows the skip connection's channels.
     final class UpConvolution {
         let factors: [Int]
         let mode: UpsamplingMode
@@ -62,12 +62,12 @@ public final class UNet {
             }
         }
 
-        func callAsFunction(_ x: any DeviceTensor) throws -> any DeviceTensor {
+        func callAsFunction(_ x: any DeviceTensor, after skip: any DeviceTensor) throws -> any DeviceTensor {
             if let plain {
                 let backend = plain.backend
-                return try plain(try backend.upsample(x, factors: factors, mode: mode))
+                return try backend.concatenateChannels([skip, try plain(try backend.upsample(x, factors: factors, mode: mode))])
             }
-            return try phases[0].backend.interleave(try phases.map { try $0(x) }, factors: factors)
+            return try phases[0].backend.interleave(try phases.map { try $0(x) }, factors: factors, after: [skip])
         }
     }
 
@@ -138,8 +138,7 @@ public final class UNet {
             if i < c.depth - 1 { skips.append(x) }
         }
         for i in (0..<max(0, c.depth - 1)).reversed() {
-            x = try up[i](x)
-            x = try backend.concatenateChannels([skips[i], x])
+            x = try up[i](x, after: skips[i])
             skips.removeLast()
             x = backend.dropout(try decoder[i](x), rate: c.dropout)
         }
