@@ -36,6 +36,9 @@ extension DNNLBackend {
         }
         let type = dataType(x.precision)
         let outPrecision = residual?.precision ?? (epilogue.f32Output ? .f32 : x.precision)
+        if !transposed, let y = try pairedNarrowConvolution(x, w, b, g, epilogue, residual, outShape, outPrecision) {
+            return y
+        }
         var key = CacheKey(op)
         key.add(x.md); key.add(wDims); key.add(type); key.add(b != nil); key.add(g.stride); key.add(g.padding); key.add(g.paddingEnd)
         key.add(g.dilation); key.add(g.outputPadding); key.add(epilogue.activation); key.add(residual?.md); key.add(outPrecision)

@@ -23,6 +23,11 @@ public final class DNNLBackend: Backend {
     public internal(set) var referenceKernelExecutions = 0
     /// The same, for convolutions only (where a reference kernel costs 10–100× the time).
     public internal(set) var referenceConvolutionExecutions = 0
+    /// Convolutions with ≤ 8 outputs run with neighbouring outputs paired into channels (`pairedNarrowConvolution`);
+    /// off only to compare the two forms.
+    public var pairsNarrowOutputs = true
+    /// Convolutions that ran in the paired form.
+    public internal(set) var pairedConvolutionExecutions = 0
     /// Bytes of pooled activation/weight memory allocated so far.
     public var pooledBytes: Int { pool.bytesHeld }
 
