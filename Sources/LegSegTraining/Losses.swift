@@ -27,15 +27,29 @@ extension Loss {
     }
 }
 
+/// Which voxels (`b·inner + v`) carry a target (`ClassLayout.labelled`); `mask` nil when all do.
+struct LabelledVoxels {
+    let mask: [Bool]?
+    init(_ target: HostTensor) { mask = target.rank >= 2 ? ClassLayout(shapeOf: target).labelled(target) : nil }
+}
+
 /// The losses below implement `accumulate` with their loops over raw buffers (a training step evaluates six of them
-/// on tens of millions of probabilities), and `evaluate` as `accumulate` into zeros.
-protocol BufferLoss: Loss {}
+/// on tens of millions of probabilities), given the target's labelled voxels (the combined loss finds them once for
+/// all its terms), and `evaluate` as `accumulate` into zeros.
+protocol BufferLoss: Loss {
+    func accumulate(_ p: HostTensor, target: HostTensor, labelled: LabelledVoxels, weight: Double,
+                    into gradient: inout HostTensor) throws -> Double
+}
 
 extension BufferLoss {
     public func evaluate(_ p: HostTensor, target t: HostTensor) throws -> (value: Double, gradient: HostTensor) {
         var g = HostTensor(zeros: p.shape)
         let value = try accumulate(p, target: t, weight: 1, into: &g)
         return (value, g)
+    }
+
+    public func accumulate(_ p: HostTensor, target t: HostTensor, weight: Double, into g: inout HostTensor) throws -> Double {
+        try accumulate(p, target: t, labelled: LabelledVoxels(t), weight: weight, into: &g)
     }
 }
 
@@ -56,11 +70,12 @@ struct ClassLayout {
         guard p.shape == t.shape, p.rank >= 2 else {
             throw TrainingError("\(loss): prediction \(p.shape) and target \(t.shape) must have the same shape [N, C, ...]")
         }
-        n = p.shape[0]; c = p.shape[1]; inner = p.shape.dropFirst(2).reduce(1, *)
+        self.init(shapeOf: p)
         if let weights, weights.count != c {
             throw TrainingError("\(loss): \(weights.count) class weights for \(c) classes")
         }
     }
+    init(shapeOf t: HostTensor) { n = t.shape[0]; c = t.shape[1]; inner = t.shape.dropFirst(2).reduce(1, *) }
     var voxels: Int { n * inner }
     @inline(__always) func index(_ b: Int, _ k: Int, _ v: Int) -> Int { (b * c + k) * inner + v }
 
@@ -113,10 +128,11 @@ public struct OverlapLoss: BufferLoss {
         OverlapLoss(name: "tversky", alpha: alpha, beta: beta, exponent: 1, classWeights: classWeights)
     }
 
-    public func accumulate(_ p: HostTensor, target t: HostTensor, weight: Double, into g: inout HostTensor) throws -> Double {
+    func accumulate(_ p: HostTensor, target t: HostTensor, labelled voxels: LabelledVoxels, weight: Double,
+                    into g: inout HostTensor) throws -> Double {
         let l = try ClassLayout(p, t, weights: classWeights, loss: name)
         let n = exponent
-        let labelled = l.labelled(t)
+        let labelled = voxels.mask
         var tp = [Double](repeating: 0, count: l.c), tpn = tp, fpn = tp, fnn = tp
         p.data.withUnsafeBufferPointer { pd in
             t.data.withUnsafeBufferPointer { td in
@@ -173,8 +189,9 @@ public struct CrossEntropyLoss: BufferLoss {
     public var epsilon: Double = 1e-15
     public init(classWeights: [Float]? = nil) { self.classWeights = classWeights }
 
-    public func accumulate(_ p: HostTensor, target t: HostTensor, weight: Double, into g: inout HostTensor) throws -> Double {
-        try focalLike(p, t, weights: classWeights, loss: name, weight: weight, into: &g) { q in
+    func accumulate(_ p: HostTensor, target t: HostTensor, labelled: LabelledVoxels, weight: Double,
+                    into g: inout HostTensor) throws -> Double {
+        try focalLike(p, t, labelled, weights: classWeights, loss: name, weight: weight, into: &g) { q in
             let lq = log(q + epsilon)
             return (-lq, -1 / (q + epsilon))
         }
@@ -192,9 +209,10 @@ public struct FocalLoss: BufferLoss {
         self.gamma = gamma; self.scale = scale; self.classWeights = classWeights
     }
 
-    public func accumulate(_ p: HostTensor, target t: HostTensor, weight: Double, into g: inout HostTensor) throws -> Double {
+    func accumulate(_ p: HostTensor, target t: HostTensor, labelled: LabelledVoxels, weight: Double,
+                    into g: inout HostTensor) throws -> Double {
         let (gamma, scale, epsilon) = (self.gamma, self.scale, self.epsilon)
-        return try focalLike(p, t, weights: classWeights, loss: name, weight: weight, into: &g) { q in
+        return try focalLike(p, t, labelled, weights: classWeights, loss: name, weight: weight, into: &g) { q in
             let lq = log(q + epsilon), r = max(1 - q, 0)
             let f = -lq * pow(r, gamma)
             let df = -pow(r, gamma) / (q + epsilon) + (r > 0 ? gamma * pow(r, gamma - 1) * lq : 0)
@@ -204,11 +222,11 @@ public struct FocalLoss: BufferLoss {
 }
 
 /// Shared body of per-voxel losses of `q = Σ_c t·p`: `f(q)` returns the voxel loss and its derivative.
-private func focalLike(_ p: HostTensor, _ t: HostTensor, weights: [Float]?, loss: String, weight: Double,
-                       into g: inout HostTensor, _ f: (Double) -> (Double, Double)) throws -> Double {
+private func focalLike(_ p: HostTensor, _ t: HostTensor, _ voxels: LabelledVoxels, weights: [Float]?, loss: String,
+                       weight: Double, into g: inout HostTensor, _ f: (Double) -> (Double, Double)) throws -> Double {
     let l = try ClassLayout(p, t, weights: weights, loss: loss)
     var total = 0.0
-    let labelled = l.labelled(t)
+    let labelled = voxels.mask
     let scale = 1 / Double(max(labelled.map { $0.lazy.filter { $0 }.count } ?? l.voxels, 1))
     let classWeights = weights.map { $0.map(Double.init) }
     var q = [Double](repeating: 0, count: l.inner), w = q
@@ -244,10 +262,11 @@ public struct MeanSquaredErrorLoss: BufferLoss {
     public var classWeights: [Float]?
     public init(scale: Double = 75, classWeights: [Float]? = nil) { self.scale = scale; self.classWeights = classWeights }
 
-    public func accumulate(_ p: HostTensor, target t: HostTensor, weight: Double, into g: inout HostTensor) throws -> Double {
+    func accumulate(_ p: HostTensor, target t: HostTensor, labelled voxels: LabelledVoxels, weight: Double,
+                    into g: inout HostTensor) throws -> Double {
         let l = try ClassLayout(p, t, weights: classWeights, loss: name)
         let w = (classWeights ?? [Float](repeating: 1, count: l.c)).map(Double.init)
-        let labelled = l.labelled(t)
+        let labelled = voxels.mask
         let denominator = Double(max(labelled.map { $0.lazy.filter { $0 }.count } ?? l.voxels, 1)) * w.reduce(0, +)
         var total = 0.0
         let scale = self.scale
@@ -295,7 +314,16 @@ public struct CombinedLoss: Loss {
 
     public func accumulate(_ p: HostTensor, target: HostTensor, weight: Double, into gradient: inout HostTensor) throws -> Double {
         var value = 0.0
-        for (w, loss) in terms { value += w * (try loss.accumulate(p, target: target, weight: weight * w, into: &gradient)) }
+        var labelled: LabelledVoxels?  // found once for every term that takes it
+        for (w, loss) in terms {
+            if let loss = loss as? any BufferLoss {
+                let voxels = labelled ?? LabelledVoxels(target)
+                labelled = voxels
+                value += w * (try loss.accumulate(p, target: target, labelled: voxels, weight: weight * w, into: &gradient))
+            } else {
+                value += w * (try loss.accumulate(p, target: target, weight: weight * w, into: &gradient))
+            }
+        }
         return value
     }
 }
