@@ -6,7 +6,7 @@ LegSeg; the issue's targets are >= 2 for f32 and >= 1.3 for bf16).
     swift build -c release --scratch-path .build-engine
     python3 Benchmarks/pytorch_unet_bench.py --threads 2 [--legseg .build-engine/release/legseg] [--json]
 
-For each row it runs `legseg bench engine --json` for that row (same --threads, --repeats, --patch) right before
+For each row it runs `legseg bench engine --json` for that row (same --threads, --repeats, --warmup, --patch) right before
 timing PyTorch, so both sides see the same machine state; --rounds N repeats the whole table N times. Or it reads
 LegSeg's lines from --legseg-json FILE.
 
@@ -38,7 +38,7 @@ CONFIGS = {
 }
 
 
-def time_torch(cfg, patch, batch, precision, repeats):
+def time_torch(cfg, patch, batch, precision, repeats, warmup=1):
     model = ref.UNet(cfg).eval().to(memory_format=torch.channels_last_3d)
     x = torch.rand([batch, 1] + patch).to(memory_format=torch.channels_last_3d)
 
@@ -52,6 +52,8 @@ def time_torch(cfg, patch, batch, precision, repeats):
     t0 = time.perf_counter()
     run()
     first = (time.perf_counter() - t0) * 1000
+    for _ in range(warmup - 1):
+        run()
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -60,7 +62,7 @@ def time_torch(cfg, patch, batch, precision, repeats):
     return sorted(times)[len(times) // 2], first
 
 
-def time_torch_train(cfg, patch, batch, precision, repeats):
+def time_torch_train(cfg, patch, batch, precision, repeats, warmup=1):
     model = ref.UNet(cfg).train().to(memory_format=torch.channels_last_3d)
     x = torch.rand([batch, 1] + patch).to(memory_format=torch.channels_last_3d)
     labels = (torch.arange(batch * int(torch.tensor(patch).prod())) // 97 % cfg["classes"]).reshape([batch] + patch)
@@ -83,6 +85,8 @@ def time_torch_train(cfg, patch, batch, precision, repeats):
     t0 = time.perf_counter()
     step()
     first = (time.perf_counter() - t0) * 1000
+    for _ in range(warmup - 1):
+        step()
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -95,6 +99,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=3,
+                    help="untimed calls before the timed ones, on both sides (PyTorch keeps getting faster over its "
+                         "first few calls; measured: 1 586 ms first, about 1 150 after eight)")
     ap.add_argument("--patch", default="32,112,112")
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--configs", default="small,spec")
@@ -113,7 +120,7 @@ def main():
 
     def legseg_rows(configs, precisions, modes):
         cmd = [args.legseg, "bench", "engine", "--json", "--threads", str(args.threads), "--repeats",
-               str(args.repeats), "--patch", args.patch, "--batch", str(args.batch), "--configs", configs,
+               str(args.repeats), "--warmup", str(args.warmup), "--patch", args.patch, "--batch", str(args.batch), "--configs", configs,
                "--precisions", precisions, "--modes", modes, "--train-batch", str(args.train_batch)]
         lines = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()
         return {(r.get("mode", "forward"), r["config"], r["precision"]): r for r in map(json.loads, filter(None, lines))}
@@ -129,7 +136,7 @@ def main():
                 legseg.update(legseg_rows(name, precision, mode))
             batch = args.train_batch if mode == "train-step" else args.batch
             timer = time_torch_train if mode == "train-step" else time_torch
-            torch_ms, torch_first = timer(CONFIGS[name], patch, batch, precision, args.repeats)
+            torch_ms, torch_first = timer(CONFIGS[name], patch, batch, precision, args.repeats, args.warmup)
             ours = legseg.get((mode, name, precision))
             ratio = torch_ms / ours["ms"] if ours else float("nan")
             row = {"mode": mode, "config": name, "precision": precision, "patch": patch, "batch": batch,

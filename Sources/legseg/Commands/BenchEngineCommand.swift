@@ -35,8 +35,11 @@ struct BenchEngineCommand: ParsableCommand {
     @Option(help: "Patches per training step (train-step mode).")
     var trainBatch: Int = 2
 
-    @Option(help: "Timed forward passes per configuration (after one warm-up pass).")
+    @Option(help: "Timed forward passes (or training steps) per configuration, after the warm-up ones.")
     var repeats: Int = 5
+
+    @Option(help: "Untimed passes (or steps) first; the first of them creates the primitives (its time is first_ms).")
+    var warmup: Int = 1
 
     @Option(help: "OpenMP threads for oneDNN (default: all cores).")
     var threads: Int?
@@ -60,8 +63,8 @@ struct BenchEngineCommand: ParsableCommand {
     var precisionList: [Precision] { precisions.split(separator: ",").compactMap { Precision(rawValue: $0.trimmingCharacters(in: .whitespaces)) } }
 
     func validate() throws {
-        guard repeats >= 1, batch >= 1, trainBatch >= 1 else {
-            throw ValidationError("--repeats, --batch and --train-batch must be at least 1")
+        guard repeats >= 1, warmup >= 1, batch >= 1, trainBatch >= 1 else {
+            throw ValidationError("--repeats, --warmup, --batch and --train-batch must be at least 1")
         }
         guard !modeList.isEmpty, modeList.allSatisfy({ ["forward", "train-step"].contains($0) }) else {
             throw ValidationError("--modes takes forward and/or train-step")
@@ -98,6 +101,7 @@ struct BenchEngineCommand: ParsableCommand {
                 let x = try backend.upload(input, role: .activation, precision: precision)
                 _ = try backend.download(try net.forward(x))  // warm-up: primitive creation, weight reorders
                 let firstMS = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+                for _ in 1..<warmup { _ = try backend.download(try net.forward(x)) }
                 var times: [Double] = []
                 for _ in 0..<repeats {
                     let t0 = DispatchTime.now().uptimeNanoseconds
@@ -115,6 +119,7 @@ struct BenchEngineCommand: ParsableCommand {
                         "gflop": .number((gflop * 100).rounded() / 100), "ms": .number((ms * 100).rounded() / 100),
                         "first_ms": .number(firstMS.rounded()), "gflops": .number((gflop / (ms / 1000)).rounded()),
                         "peak_rss_mb": .number(rss.rounded()), "repeats": .number(Double(repeats)),
+                        "warmup": .number(Double(warmup)),
                         "threads": threads.map { .number(Double($0)) } ?? .null,
                         "bf16_native": .bool(backend.capabilities.nativeBF16), "isa": .string(DNNLBackend.isaName),
                     ]))

@@ -24,6 +24,7 @@ extension BenchEngineCommand {
         let start = DispatchTime.now().uptimeNanoseconds
         try trainer.step(input: input, target: target)  // warm-up: primitive creation
         let firstMS = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        for _ in 1..<warmup { try trainer.step(input: input, target: target) }
         var times: [Double] = []
         for _ in 0..<repeats {
             let t0 = DispatchTime.now().uptimeNanoseconds
@@ -38,6 +39,7 @@ extension BenchEngineCommand {
             "gflop": .number((gflop * 100).rounded() / 100), "ms": .number((ms * 100).rounded() / 100),
             "first_ms": .number(firstMS.rounded()), "gflops": .number((gflop / (ms / 1000)).rounded()),
             "peak_rss_mb": .number(ResourceUsage.peakResidentMB.rounded()), "repeats": .number(Double(repeats)),
+            "warmup": .number(Double(warmup)),
             "threads": threads.map { .number(Double($0)) } ?? .null,
             "bf16_native": .bool(backend.capabilities.nativeBF16), "isa": .string(DNNLBackend.isaName),
         ]
