@@ -36,7 +36,7 @@ extension DNNLBackend {
         pairedGeometry.stride[last] = 2
         let y = try cast(try convolution(x, weight: try pairedWeight(w), bias: try b.map(pairedBias), geometry: pairedGeometry,
                                          epilogue: epilogue), "convolution")
-        if let denseResidual { return denseResidual }
+        // y is the residual's view when the sum ran in place, a fresh tensor otherwise (AVX2's binary-add fallback).
         let dense = try conform(y, to: tagMD(pairedShape, dataType(y.precision), layout), constant: false)
         return try DNNLTensor(view: tagMD(outShape, dataType(y.precision), layout), shape: outShape, of: dense, engine: engine)
     }

@@ -14,6 +14,9 @@ public final class DNNLBackend: Backend {
     let engine: dnnl_engine_t
     let stream: dnnl_stream_t
     let pool = BufferPool()
+    /// Weights, biases and the layouts their primitives ask for: kept apart from activations, so a weight variant
+    /// created during a pass never takes an activation buffer the next pass needs again.
+    let constantPool = BufferPool()
     private var cache: [CacheKey: DNNLPrimitive] = [:]
 
     /// Primitive-cache statistics (deterministic counters for tests and benchmarks).
@@ -23,13 +26,14 @@ public final class DNNLBackend: Backend {
     public internal(set) var referenceKernelExecutions = 0
     /// The same, for convolutions only (where a reference kernel costs 10–100× the time).
     public internal(set) var referenceConvolutionExecutions = 0
-    /// Convolutions with ≤ 8 outputs run with neighbouring outputs paired into channels (`pairedNarrowConvolution`);
-    /// off only to compare the two forms.
-    public var pairsNarrowOutputs = true
+    /// Convolutions with ≤ 8 outputs run with neighbouring outputs paired into channels (`pairedNarrowConvolution`).
+    /// On where oneDNN's vectors have 16 lanes and activations are channels-last (AVX-512); on AVX2 8 outputs
+    /// already fill a vector. Tests set it to compare the two forms.
+    public var pairsNarrowOutputs = DNNLBackend.isaName.hasPrefix("avx512")
     /// Convolutions that ran in the paired form.
     public internal(set) var pairedConvolutionExecutions = 0
     /// Bytes of pooled activation/weight memory allocated so far.
-    public var pooledBytes: Int { pool.bytesHeld }
+    public var pooledBytes: Int { pool.bytesHeld + constantPool.bytesHeld }
 
     public init() throws {
         var e: dnnl_engine_t?
@@ -46,6 +50,7 @@ public final class DNNLBackend: Backend {
     deinit {
         cache.removeAll()
         pool.trim()
+        constantPool.trim()
         dnnl_stream_destroy(stream)
         dnnl_engine_destroy(engine)
     }
@@ -69,6 +74,7 @@ public final class DNNLBackend: Backend {
     public func releaseCaches() {
         cache.removeAll()
         pool.trim()
+        constantPool.trim()
     }
 
     /// True when oneDNN has a bf16 convolution kernel here (AVX-512 and newer in oneDNN 2.6).
@@ -114,8 +120,8 @@ public final class DNNLBackend: Backend {
         return md
     }
 
-    func newTensor(_ shape: [Int], _ precision: Precision, _ md: dnnl_memory_desc_t) throws -> DNNLTensor {
-        try DNNLTensor(shape: shape, precision: precision, md: md, engine: engine, pool: pool)
+    func newTensor(_ shape: [Int], _ precision: Precision, _ md: dnnl_memory_desc_t, constant: Bool = false) throws -> DNNLTensor {
+        try DNNLTensor(shape: shape, precision: precision, md: md, engine: engine, pool: constant ? constantPool : pool)
     }
 
     func cast(_ t: any DeviceTensor, _ what: String) throws -> DNNLTensor {
@@ -149,8 +155,9 @@ public final class DNNLBackend: Backend {
 
     /// Copies `source` into a new tensor with descriptor `target` (cached reorder primitive), labelled
     /// `precision` (default: the source's; give it when `target` changes the data type).
-    func reorder(_ source: DNNLTensor, to target: dnnl_memory_desc_t, precision: Precision? = nil) throws -> DNNLTensor {
-        let out = try newTensor(source.shape, precision ?? source.precision, target)
+    func reorder(_ source: DNNLTensor, to target: dnnl_memory_desc_t, precision: Precision? = nil,
+                 constant: Bool = false) throws -> DNNLTensor {
+        let out = try newTensor(source.shape, precision ?? source.precision, target, constant: constant)
         try reorder(from: source.md, source.memory, to: out.md, out.memory)
         return out
     }
@@ -181,7 +188,7 @@ public final class DNNLBackend: Backend {
         if dnnl_memory_desc_equal(&a, &b) != 0 { return t }
         var key = CacheKey("variant"); key.add(md)
         if constant, let v = t.variants[key] { return v }
-        let v = try reorder(t, to: md)
+        let v = try reorder(t, to: md, constant: constant)
         if constant { t.variants[key] = v }
         return v
     }
@@ -212,7 +219,7 @@ public final class DNNLBackend: Backend {
         }
         let target = role == .transposedConvolutionWeight ? { var m = hostMD; m.data_type = dataType(p); return m }()
                                                           : plainMD(dims, dataType(p))
-        let out = try newTensor(dims, p, target)
+        let out = try newTensor(dims, p, target, constant: role != .activation)
         var values = tensor.data
         if emulates(p) { for i in values.indices { values[i] = HalfFloat.roundedToBF16(values[i]) } }
         try values.withUnsafeMutableBytes { raw in
