@@ -36,7 +36,7 @@ extension DNNLBackend {
         }
         let type = dataType(x.precision)
         let outPrecision = residual?.precision ?? (epilogue.f32Output ? .f32 : x.precision)
-        if !transposed, let y = try pairedNarrowConvolution(x, w, b, g, epilogue, residual, outShape, outPrecision) {
+        if !transposed, let y = try pairedNarrowConvolution(x, w, b, g, epilogue, residual, outShape) {
             return y
         }
         var key = CacheKey(op)
