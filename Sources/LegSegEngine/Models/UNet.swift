@@ -82,7 +82,7 @@ public final class UNet {
     /// Prepares the network: folds batch norm, converts weights to `precision` and uploads them.
     /// `weights` must hold exactly `configuration.parameterSpecs()` (as `ModelFile` guarantees).
     public convenience init(configuration: UNetConfiguration, weights: [String: HostTensor], backend: any Backend,
-                precision: Precision) throws {
+                            precision: Precision) throws {
         try self.init(configuration: configuration, weights: weights, backend: backend, precision: precision,
                       composeStart: StartComposition.applies(configuration))
     }
