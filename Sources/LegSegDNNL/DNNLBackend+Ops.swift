@@ -247,18 +247,21 @@ extension DNNLBackend {
         return out
     }
 
-    public func softmaxOverChannels(_ input: any DeviceTensor) throws -> any DeviceTensor {
+    public func softmaxOverChannels(_ input: any DeviceTensor, precision: Precision) throws -> any DeviceTensor {
         let x = try cast(input, "softmax")
         guard x.shape.count >= 2 else { throw EngineError.shape("softmax: input \(x.shape) has no channel axis") }
+        var outMD = x.md
+        outMD.data_type = dataType(precision)
         var key = CacheKey("softmax")
-        key.add(x.md)
+        key.add(x.md); key.add(outMD)
         let p = try primitive(key) {
-            var data = x.md
-            var desc = dnnl_softmax_desc_t()
-            try dnnlCheck(dnnl_softmax_forward_desc_init(&desc, dnnl_forward_inference, &data, 1), "softmax descriptor")
+            var src = x.md, dst = outMD
+            var desc = dnnl_softmax_v2_desc_t()
+            try dnnlCheck(dnnl_softmax_v2_forward_desc_init(&desc, dnnl_forward_inference, dnnl_softmax_accurate, &src, &dst, 1),
+                          "softmax descriptor")
             return try createPD(&desc, nil, "softmax primitive for \(x.shape)")
         }
-        let out = try newTensor(x.shape, x.precision, x.md)
+        let out = try newTensor(x.shape, precision, outMD)
         try execute(p, [(DNNL_ARG_SRC, x.memory), (DNNL_ARG_DST, out.memory)])
         roundToBF16(out)
         return out

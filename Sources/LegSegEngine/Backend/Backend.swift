@@ -260,8 +260,9 @@ public protocol Backend: AnyObject {
     func instanceNormalization(_ input: any DeviceTensor, scale: any DeviceTensor, shift: any DeviceTensor,
                                epsilon: Float) throws -> any DeviceTensor
     func activation(_ input: any DeviceTensor, _ activation: Activation) throws -> any DeviceTensor
-    /// Softmax over axis 1 (channels) at every position.
-    func softmaxOverChannels(_ input: any DeviceTensor) throws -> any DeviceTensor
+    /// Softmax over axis 1 (channels) at every position, written in `precision` (as PyTorch's autocast, bf16 logits
+    /// may give f32 probabilities).
+    func softmaxOverChannels(_ input: any DeviceTensor, precision: Precision) throws -> any DeviceTensor
     func pooling(_ input: any DeviceTensor, geometry: PoolingGeometry) throws -> any DeviceTensor
     /// Mean over all spatial positions: `[N, C, spatial...]` → `[N, C]`.
     func globalAveragePooling(_ input: any DeviceTensor) throws -> any DeviceTensor
@@ -282,6 +283,11 @@ public protocol Backend: AnyObject {
 }
 
 extension Backend {
+    /// Softmax over channels in the input's precision.
+    public func softmaxOverChannels(_ input: any DeviceTensor) throws -> any DeviceTensor {
+        try softmaxOverChannels(input, precision: input.precision)
+    }
+
     public func interleave(_ phases: [any DeviceTensor], factors: [Int]) throws -> any DeviceTensor {
         try interleave(phases, factors: factors, after: [])
     }

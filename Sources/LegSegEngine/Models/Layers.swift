@@ -86,7 +86,8 @@ final class ConvUnit {
         self.epsilon = norm.epsilon
     }
 
-    /// Logit layers write f32 so the softmax that follows sees unrounded values (as with PyTorch's autocast).
+    /// A logit layer may write f32 so the softmax that follows sees unrounded values (the slice classifier's heads;
+    /// the UNet instead reads its bf16 logits into an f32 softmax, as PyTorch's autocast does).
     var f32Output = false
 
     private func raw(_ x: any DeviceTensor, _ epilogue: Epilogue) throws -> any DeviceTensor {

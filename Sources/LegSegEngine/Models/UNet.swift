@@ -120,7 +120,6 @@ public final class UNet {
             try ResidualBlock("decoder.\($0).block", config: configuration, backend: backend, precision: precision, weights: weights)
         }
         map = try plain("map", .same(kernel: 1, rank: rank))
-        map.f32Output = true
     }
 
     /// Class probabilities for `input` `[N, inputChannels, spatial...]`, already on the backend.
@@ -142,7 +141,9 @@ public final class UNet {
             skips.removeLast()
             x = backend.dropout(try decoder[i](x), rate: c.dropout)
         }
-        return try backend.softmaxOverChannels(try map(x))
+        // As PyTorch's autocast: the logits in the network's precision, the softmax computed and written in f32
+        // (reading bf16 logits halves the map layer's writes and the softmax's reads).
+        return try backend.softmaxOverChannels(try map(x), precision: .f32)
     }
 
     /// Uploads `input`, runs `forward` and downloads the probabilities as f32.
