@@ -7,7 +7,8 @@ LegSeg; the issue's targets are >= 2 for f32 and >= 1.3 for bf16).
     python3 Benchmarks/pytorch_unet_bench.py --threads 2 [--legseg .build-engine/release/legseg] [--json]
 
 For each row it runs `legseg bench engine --json` for that row (same --threads, --repeats, --warmup, --patch) right before
-timing PyTorch, so both sides see the same machine state; --rounds N repeats the whole table N times. Or it reads
+timing PyTorch, so both sides see the same machine state; --rounds N repeats the whole table N times and ends
+with each row's median ratio and range (the figure to judge a target by). Or it reads
 LegSeg's lines from --legseg-json FILE.
 
 Mode train-step: one training step on a batch of --train-batch (2) patches, model in train mode (batch
@@ -18,6 +19,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -131,6 +133,7 @@ def main():
         legseg = {(r.get("mode", "forward"), r["config"], r["precision"]): r for r in map(json.loads, filter(None, lines))}
 
     rows = [(m, n, p) for m in args.modes.split(",") for n in args.configs.split(",") for p in args.precisions.split(",")]
+    ratios = {row: [] for row in rows}
     for mode, name, precision in [row for _ in range(args.rounds) for row in rows]:
             if not args.legseg_json:  # LegSeg's figure for this row, measured just before PyTorch's
                 legseg.update(legseg_rows(name, precision, mode))
@@ -139,6 +142,7 @@ def main():
             torch_ms, torch_first = timer(CONFIGS[name], patch, batch, precision, args.repeats, args.warmup)
             ours = legseg.get((mode, name, precision))
             ratio = torch_ms / ours["ms"] if ours else float("nan")
+            ratios[(mode, name, precision)].append(ratio)
             row = {"mode": mode, "config": name, "precision": precision, "patch": patch, "batch": batch,
                    "threads": args.threads, "torch": torch.__version__,
                    "torch_mode": "eager channels_last" + (" + autocast bf16" if precision == "bf16" else ""),
@@ -154,6 +158,18 @@ def main():
                 print(f"{mode:10s} {name:5s} {precision:4s} batch {batch} patch {'x'.join(map(str, patch))} threads {args.threads}: "
                       f"PyTorch {torch_ms:9.1f} ms, LegSeg {row['legseg_ms']} ms -> ratio {ratio:.2f}x "
                       f"(peak RSS so far: PyTorch {row['torch_peak_rss_mb']} MiB, LegSeg {row['legseg_peak_rss_mb']} MiB)", flush=True)
+
+    if args.rounds > 1:  # one figure per row to judge a target by: the median over rounds, with the range
+        for (mode, name, precision), rs in ratios.items():
+            rs = sorted(rs)
+            summary = {"mode": mode, "config": name, "precision": precision, "rounds": len(rs),
+                       "median_ratio": round(statistics.median(rs), 2),
+                       "min_ratio": round(rs[0], 2), "max_ratio": round(rs[-1], 2)}
+            if args.json:
+                print(json.dumps(summary), flush=True)
+            else:
+                print(f"summary    {name:5s} {precision:4s} {mode}: median ratio {summary['median_ratio']:.2f}x over "
+                      f"{len(rs)} rounds (range {rs[0]:.2f}-{rs[-1]:.2f})", flush=True)
 
 
 if __name__ == "__main__":
