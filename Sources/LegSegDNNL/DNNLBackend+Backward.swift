@@ -31,11 +31,6 @@ extension DNNLBackend: TrainingBackend {
         return try DNNLTensor(view: plainMD(dims, plain.md.data_type), shape: shape, of: plain, engine: engine)
     }
 
-    private func convParams(_ g: ConvolutionGeometry) -> (strides: [Int64], dil: [Int64], padL: [Int64], padR: [Int64]) {
-        (g.stride.map(Int64.init), g.dilation.map { Int64($0 - 1) }, g.padding.map(Int64.init),
-         zip(g.paddingEnd, g.outputPadding).map { Int64($0 - $1) })
-    }
-
     /// Forward-training descriptor of a (transposed) convolution, used as the hint of its backward primitives.
     private func convForwardHint(src: [Int], wDims: [Int], dst: [Int], g: ConvolutionGeometry, type: dnnl_data_type_t,
                                  bias: Bool, transposed: Bool) throws -> dnnl_primitive_desc_t {

@@ -42,31 +42,27 @@ extension DNNLBackend {
 
     /// `W'[p·O + o, i, …, t] = W[o, i, …, t − p]` (zero outside the kernel), kept as a variant of the weight.
     private func pairedWeight(_ w: DNNLTensor) throws -> DNNLTensor {
-        let key = CacheKey("paired outputs")
-        if let v = w.variants[key] { return v }
-        let host = try download(w)
-        let dims = w.md.dimensions, k = dims[dims.count - 1]
-        let rows = host.count / k  // rows of k last-axis taps, ordered (o, i, leading taps)
-        var paired = HostTensor(zeros: [2 * dims[0]] + dims.dropFirst().dropLast() + [k + 1])
-        for p in 0..<2 {
-            for r in 0..<rows {
-                let target = (p * rows + r) * (k + 1) + p
-                for t in 0..<k { paired.data[target + t] = host.data[r * k + t] }
+        try w.variant(CacheKey("paired outputs")) {
+            let host = try download(w)
+            let dims = w.md.dimensions, k = dims[dims.count - 1]
+            let rows = host.count / k  // rows of k last-axis taps, ordered (o, i, leading taps)
+            var paired = HostTensor(zeros: [2 * dims[0]] + dims.dropFirst().dropLast() + [k + 1])
+            for p in 0..<2 {
+                for r in 0..<rows {
+                    let target = (p * rows + r) * (k + 1) + p
+                    for t in 0..<k { paired.data[target + t] = host.data[r * k + t] }
+                }
             }
+            return try cast(try upload(paired, role: .convolutionWeight, precision: w.precision), "convolution")
         }
-        let v = try cast(try upload(paired, role: .convolutionWeight, precision: w.precision), "convolution")
-        w.variants[key] = v
-        return v
     }
 
     /// The bias repeated for both members of each pair.
     private func pairedBias(_ b: DNNLTensor) throws -> DNNLTensor {
-        let key = CacheKey("paired outputs")
-        if let v = b.variants[key] { return v }
-        let host = try download(b)
-        let v = try cast(try upload(try HostTensor(shape: [2 * host.count], data: host.data + host.data), role: .vector,
-                                    precision: .f32), "convolution")
-        b.variants[key] = v
-        return v
+        try b.variant(CacheKey("paired outputs")) {
+            let host = try download(b)
+            return try cast(try upload(try HostTensor(shape: [2 * host.count], data: host.data + host.data), role: .vector,
+                                       precision: .f32), "convolution")
+        }
     }
 }

@@ -83,6 +83,12 @@ extension DNNLBackend {
         return out
     }
 
+    /// oneDNN's strides, dilations (0 = none) and left/right padding for `g`, for forward and backward descriptors.
+    func convParams(_ g: ConvolutionGeometry) -> (strides: [Int64], dil: [Int64], padL: [Int64], padR: [Int64]) {
+        (g.stride.map(Int64.init), g.dilation.map { Int64($0 - 1) }, g.padding.map(Int64.init),
+         zip(g.paddingEnd, g.outputPadding).map { Int64($0 - $1) })
+    }
+
     private func convolutionPrimitive(_ key: CacheKey, _ x: DNNLTensor, _ wDims: [Int], _ type: dnnl_data_type_t,
                                       _ hasBias: Bool, _ g: ConvolutionGeometry, _ epilogue: Epilogue,
                                       _ residual: DNNLTensor?, _ outShape: [Int], _ outPrecision: Precision,
@@ -95,16 +101,14 @@ extension DNNLBackend {
             var dst = residualAsBinary ? anyMD(outShape, dataType(outPrecision))
                                        : (residual?.md ?? anyMD(outShape, dataType(outPrecision)))
             var bmd = plainMD([outputs], dnnl_f32)
-            let strides = g.stride.map(Int64.init), dil = g.dilation.map { Int64($0 - 1) }
-            let padL = g.padding.map(Int64.init)
-            let padR = zip(g.paddingEnd, g.outputPadding).map { Int64($0 - $1) }
+            let c = convParams(g)
             var desc = dnnl_convolution_desc_t()
             let status = withUnsafeMutablePointer(to: &bmd) { bp in
                 transposed
                     ? dnnl_dilated_deconvolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_deconvolution_direct,
-                                                                   &src, &wts, b == nil ? nil : bp, &dst, strides, dil, padL, padR)
+                                                                   &src, &wts, b == nil ? nil : bp, &dst, c.strides, c.dil, c.padL, c.padR)
                     : dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct,
-                                                                 &src, &wts, b == nil ? nil : bp, &dst, strides, dil, padL, padR)
+                                                                 &src, &wts, b == nil ? nil : bp, &dst, c.strides, c.dil, c.padL, c.padR)
             }
             try dnnlCheck(status, "\(op) descriptor for input \(x.shape), weight \(wDims)")
             let attr = try DNNLAttributes(activation: epilogue.activation, sum: residual != nil && !residualAsBinary,
@@ -151,7 +155,7 @@ extension DNNLBackend {
             wts = cached
         } else {
             let view = xDims.count == 2 ? w : try DNNLTensor(view: plainMD(wDims, w.md.data_type), shape: w.shape, of: w, engine: engine)
-            wts = try conform(view, to: wanted, constant: false)
+            wts = try conform(view, to: wanted, constant: true)  // its copy from the constant pool, cached on `w` below
             if wts !== view { w.variants[variantKey] = wts }
         }
         let src = try conform(x, to: p.md(dnnl_query_src_md), constant: false)

@@ -186,11 +186,9 @@ public final class DNNLBackend: Backend {
     func conform(_ t: DNNLTensor, to md: dnnl_memory_desc_t, constant: Bool) throws -> DNNLTensor {
         var a = t.md, b = md
         if dnnl_memory_desc_equal(&a, &b) != 0 { return t }
+        guard constant else { return try reorder(t, to: md) }
         var key = CacheKey("variant"); key.add(md)
-        if constant, let v = t.variants[key] { return v }
-        let v = try reorder(t, to: md, constant: constant)
-        if constant { t.variants[key] = v }
-        return v
+        return try t.variant(key) { try reorder(t, to: md, constant: true) }
     }
 
     /// Rounds an f32 tensor's values to bf16 in place (bf16 emulation on CPUs without bf16 kernels).

@@ -43,6 +43,14 @@ final class DNNLTensor: DeviceTensor {
     /// Constant tensors (weights) keep the layouts primitives asked for, keyed by descriptor bytes.
     var variants: [CacheKey: DNNLTensor] = [:]
 
+    /// The variant under `key`, made by `make` the first time.
+    func variant(_ key: CacheKey, _ make: () throws -> DNNLTensor) rethrows -> DNNLTensor {
+        if let v = variants[key] { return v }
+        let v = try make()
+        variants[key] = v
+        return v
+    }
+
     init(shape: [Int], precision: Precision, md: dnnl_memory_desc_t, engine: dnnl_engine_t, pool: BufferPool) throws {
         var desc = md
         let size = dnnl_memory_desc_get_size(&desc)

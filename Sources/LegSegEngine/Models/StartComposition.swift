@@ -42,11 +42,20 @@ enum StartComposition {
         return out
     }
 
-    /// `[x, 1]`: `input` `[N, Cin, spatial...]` with a channel of ones appended.
-    static func withOnesChannel(_ input: any DeviceTensor, backend: any Backend) throws -> any DeviceTensor {
+    /// `[x, 1]`: `input` `[N, Cin, spatial...]` with a channel of ones appended. `ones` is the previous call's
+    /// channel, reused when the shape and precision match (patches of a volume all share them); the one used is
+    /// returned for the next call.
+    static func withOnesChannel(_ input: any DeviceTensor, ones: (any DeviceTensor)?,
+                                backend: any Backend) throws -> (joined: any DeviceTensor, ones: any DeviceTensor) {
         var shape = input.shape
         shape[1] = 1
-        let ones = try HostTensor(shape: shape, data: [Float](repeating: 1, count: shape.reduce(1, *)))
-        return try backend.concatenateChannels([input, try backend.upload(ones, precision: input.precision)])
+        let channel: any DeviceTensor
+        if let ones, ones.shape == shape, ones.precision == input.precision {
+            channel = ones
+        } else {
+            let host = try HostTensor(shape: shape, data: [Float](repeating: 1, count: shape.reduce(1, *)))
+            channel = try backend.upload(host, precision: input.precision)
+        }
+        return (try backend.concatenateChannels([input, channel]), channel)
     }
 }

@@ -73,6 +73,8 @@ public final class UNet {
 
     /// The 1×1 start convolution, or nil where it is composed into encoder block 0 (`StartComposition`).
     let start: ConvUnit?
+    /// The composed block's ones channel, kept between calls.
+    private var onesChannel: (any DeviceTensor)?
     let down: [ConvUnit?]
     let encoder: [ResidualBlock]
     let up: [UpConvolution]
@@ -129,7 +131,12 @@ public final class UNet {
             throw EngineError.shape("UNet: input shape \(input.shape) should be [N, \(c.inputChannels), \(c.dimensions) spatial axes]")
         }
         try c.checkPatch(Array(input.shape.dropFirst(2)))
-        var x = try start.map { try $0(input) } ?? StartComposition.withOnesChannel(input, backend: backend)
+        var x: any DeviceTensor
+        if let start {
+            x = try start(input)
+        } else {
+            (x, onesChannel) = try StartComposition.withOnesChannel(input, ones: onesChannel, backend: backend)
+        }
         var skips: [any DeviceTensor] = []
         for i in 0..<c.depth {
             if let d = down[i] { x = try d(x) }
